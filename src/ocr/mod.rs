@@ -1,0 +1,1 @@
+//! OCR prediction extraction from Google Cloud Vision documents.
