@@ -1,8 +1,15 @@
 //! Robotoff: predictions, insights and questions from Open Food Facts product photos.
 //!
 //! Dependencies point one way: `http` → `actors` → `infra` → domain modules
-//! (`types`, `ocr`, `taxonomy`, ...), which do no I/O of their own.
+//! (`types`, `jobs`, `shard`, `ocr`, ...), which do no I/O of their own.
 
+pub mod actors;
+pub mod app;
 pub mod cli;
+pub mod config;
+pub mod http;
+pub mod infra;
+pub mod jobs;
 pub mod ocr;
+pub mod shard;
 pub mod types;

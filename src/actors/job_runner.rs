@@ -1,0 +1,166 @@
+//! Runs one claimed job inside its product shard: the kind's handler and the job's
+//! completion commit in one transaction; failures are retried with backoff or kept dead.
+
+use super::Services;
+use crate::infra::db::jobs::{self, ClaimedJob, FailOutcome};
+use crate::infra::metrics;
+use crate::jobs::{retry_delay, JobKind};
+use chrono::Utc;
+use futures::FutureExt;
+use serde::Deserialize;
+use std::panic::AssertUnwindSafe;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+/// How a job run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    Done,
+    Retried(String),
+    Dead(String),
+    /// The claim was taken over (crash recovery); this run's effects were rolled back.
+    LeaseLost,
+    /// The queue could not be updated; the job stays running until recovered.
+    Unrecorded(String),
+}
+
+impl JobOutcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::Retried(_) => "retried",
+            Self::Dead(_) => "dead",
+            Self::LeaseLost => "lease_lost",
+            Self::Unrecorded(_) => "unrecorded",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("unknown job kind {0:?}")]
+    UnknownKind(String),
+    #[error("invalid payload for a {kind} job: {detail}")]
+    InvalidPayload { kind: &'static str, detail: String },
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("{0}")]
+    Failed(String),
+    #[error("the job's claim was taken over")]
+    LeaseLost,
+}
+
+/// Parameters of a probe job (all optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProbePayload {
+    /// Time to spend "working", in milliseconds.
+    #[serde(default)]
+    sleep_ms: u64,
+    /// Fail this many first attempts.
+    #[serde(default)]
+    fail_attempts: i32,
+    /// Panic instead of returning an error when failing.
+    #[serde(default)]
+    panic: bool,
+}
+
+/// Runs `job` to an outcome; never panics, never leaves the job without a decision
+/// unless the database itself is unreachable.
+pub async fn run(services: &Services, job: &ClaimedJob) -> JobOutcome {
+    let started_at = Utc::now();
+    let clock = Instant::now();
+    let limit = Duration::from_secs(services.settings.workers.job_timeout_secs);
+    let span = tracing::info_span!("job", id = job.id, kind = %job.kind, barcode = job.barcode.as_deref().unwrap_or(""));
+    let attempt = AssertUnwindSafe(execute(services, job, started_at)).catch_unwind();
+    let result = match tokio::time::timeout(
+        limit,
+        tracing::Instrument::instrument(attempt, span.clone()),
+    )
+    .await
+    {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(JobError::LeaseLost))) => {
+            metrics::job_finished(&job.kind, "lease_lost", clock.elapsed());
+            return JobOutcome::LeaseLost;
+        }
+        Ok(Ok(Err(err))) => Err(err.to_string()),
+        Ok(Err(panic)) => Err(format!("panicked: {}", panic_message(&panic))),
+        Err(_) => Err(format!("timed out after {} s", limit.as_secs())),
+    };
+    let outcome = match result {
+        Ok(()) => JobOutcome::Done,
+        Err(error) => {
+            let _enter = span.enter();
+            tracing::warn!(attempt = job.attempts, error = %error, "job failed");
+            let w = &services.settings.workers;
+            let delay = retry_delay(
+                job.attempts,
+                Duration::from_secs(w.retry_base_secs),
+                Duration::from_secs(w.retry_max_secs),
+            );
+            match jobs::fail(&services.pool, job.id, job.lease, &error, delay).await {
+                Ok(FailOutcome::Retried) => JobOutcome::Retried(error),
+                Ok(FailOutcome::Dead) => JobOutcome::Dead(error),
+                Ok(FailOutcome::LeaseLost) => JobOutcome::LeaseLost,
+                Err(db) => JobOutcome::Unrecorded(format!(
+                    "{error}; then could not record the failure: {db}"
+                )),
+            }
+        }
+    };
+    metrics::job_finished(&job.kind, outcome.label(), clock.elapsed());
+    outcome
+}
+
+async fn execute(
+    services: &Services,
+    job: &ClaimedJob,
+    started_at: chrono::DateTime<Utc>,
+) -> Result<(), JobError> {
+    let kind = JobKind::from_str(&job.kind).map_err(|_| JobError::UnknownKind(job.kind.clone()))?;
+    let mut tx = services.pool.begin().await?;
+    match kind {
+        JobKind::Noop => {}
+        JobKind::Probe => {
+            let p: ProbePayload = serde_json::from_value(job.payload.clone()).map_err(|e| {
+                JobError::InvalidPayload {
+                    kind: "probe",
+                    detail: e.to_string(),
+                }
+            })?;
+            if p.sleep_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(p.sleep_ms)).await;
+            }
+            if job.attempts <= p.fail_attempts {
+                if p.panic {
+                    panic!(
+                        "probe job {} asked to panic on attempt {}",
+                        job.id, job.attempts
+                    );
+                }
+                return Err(JobError::Failed(format!(
+                    "probe job asked to fail attempt {}",
+                    job.attempts
+                )));
+            }
+            jobs::record_probe(&mut tx, job.id, job.barcode.as_deref(), started_at).await?;
+        }
+    }
+    if !jobs::complete(&mut tx, job.id, job.lease, started_at).await? {
+        tx.rollback().await?;
+        return Err(JobError::LeaseLost);
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}

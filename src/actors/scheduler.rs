@@ -1,0 +1,184 @@
+//! Scheduler: periodic tasks as timers → runs, each task never overlapping itself (on
+//! this node, and across nodes through an advisory lock), every run counted in metrics.
+
+use super::Services;
+use crate::infra::db::jobs;
+use crate::infra::metrics;
+use futures::future::BoxFuture;
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Advisory lock namespace of scheduler tasks.
+const TASK_LOCK_SPACE: i32 = 0x5363_6865; // "Sche"
+
+pub type TaskFn = Arc<dyn Fn(Services) -> BoxFuture<'static, Result<String, String>> + Send + Sync>;
+
+/// A periodic task: runs every `every`, plus or minus up to `jitter`.
+#[derive(Clone)]
+pub struct Task {
+    pub name: &'static str,
+    pub every: Duration,
+    pub jitter: Duration,
+    pub run: TaskFn,
+}
+
+/// The tasks of a node.
+pub fn default_tasks(services: &Services) -> Vec<Task> {
+    let retention = Duration::from_secs(services.settings.workers.done_retention_hours * 3600);
+    vec![Task {
+        name: "purge_done_jobs",
+        every: Duration::from_secs(3600),
+        jitter: Duration::from_secs(60),
+        run: Arc::new(move |s: Services| {
+            Box::pin(async move {
+                jobs::purge_done(&s.pool, retention)
+                    .await
+                    .map(|n| format!("{n} finished job(s) removed"))
+                    .map_err(|e| e.to_string())
+            })
+        }),
+    }]
+}
+
+pub enum SchedulerMsg {
+    /// A task's timer fired.
+    Due(&'static str),
+    /// A run ended with a summary or an error.
+    Finished(&'static str, Result<String, String>),
+    /// Run a task now (if it is not running); replies whether it was started.
+    RunNow(String, RpcReplyPort<bool>),
+    /// Completed runs per task.
+    Runs(RpcReplyPort<HashMap<&'static str, u64>>),
+}
+
+pub struct Scheduler;
+
+pub struct SchedulerState {
+    services: Services,
+    tasks: HashMap<&'static str, Task>,
+    running: HashSet<&'static str>,
+    runs: HashMap<&'static str, u64>,
+}
+
+fn next_delay(task: &Task) -> Duration {
+    let jitter_ms = task.jitter.as_millis() as i64;
+    let offset = if jitter_ms > 0 {
+        rand::random_range(-jitter_ms..=jitter_ms)
+    } else {
+        0
+    };
+    let ms = (task.every.as_millis() as i64 + offset).max(1000);
+    Duration::from_millis(ms as u64)
+}
+
+#[ractor::async_trait]
+impl Actor for Scheduler {
+    type Msg = SchedulerMsg;
+    type State = SchedulerState;
+    type Arguments = (Services, Vec<Task>);
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        (services, tasks): (Services, Vec<Task>),
+    ) -> Result<Self::State, ActorProcessingErr> {
+        for task in &tasks {
+            let name = task.name;
+            myself.send_after(next_delay(task), move || SchedulerMsg::Due(name));
+        }
+        Ok(SchedulerState {
+            services,
+            tasks: tasks.into_iter().map(|t| (t.name, t)).collect(),
+            running: HashSet::new(),
+            runs: HashMap::new(),
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            SchedulerMsg::Due(name) => {
+                if let Some(task) = state.tasks.get(name) {
+                    myself.send_after(next_delay(task), move || SchedulerMsg::Due(name));
+                }
+                state.start(&myself, name);
+            }
+            SchedulerMsg::RunNow(name, reply) => {
+                let key = state.tasks.keys().copied().find(|k| *k == name);
+                let started = key.is_some_and(|k| state.start(&myself, k));
+                let _ = reply.send(started);
+            }
+            SchedulerMsg::Finished(name, result) => {
+                state.running.remove(name);
+                *state.runs.entry(name).or_default() += 1;
+                match result {
+                    Ok(summary) => {
+                        tracing::info!(task = name, %summary, "scheduled task done");
+                        metrics::scheduler_run(name, "ok");
+                    }
+                    Err(error) => {
+                        tracing::error!(task = name, %error, "scheduled task failed");
+                        metrics::scheduler_run(name, "error");
+                    }
+                }
+            }
+            SchedulerMsg::Runs(reply) => {
+                let _ = reply.send(state.runs.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SchedulerState {
+    /// Starts `name` unless it is already running; returns whether it started.
+    fn start(&mut self, myself: &ActorRef<SchedulerMsg>, name: &'static str) -> bool {
+        let Some(task) = self.tasks.get(name).cloned() else {
+            return false;
+        };
+        if !self.running.insert(name) {
+            metrics::scheduler_run(name, "skipped_overlap");
+            return false;
+        }
+        let services = self.services.clone();
+        let me = myself.clone();
+        tokio::spawn(async move {
+            let result = run_exclusive(&services, &task).await;
+            let _ = me.cast(SchedulerMsg::Finished(task.name, result));
+        });
+        true
+    }
+}
+
+/// Runs `task` while holding its cluster-wide advisory lock; if another node holds it,
+/// the run is skipped.
+async fn run_exclusive(services: &Services, task: &Task) -> Result<String, String> {
+    let mut conn = services.pool.acquire().await.map_err(|e| e.to_string())?;
+    let key = task_key(task.name);
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+        .bind(TASK_LOCK_SPACE)
+        .bind(key)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !locked {
+        return Ok("skipped: running on another node".to_string());
+    }
+    let result = (task.run)(services.clone()).await;
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1, $2)")
+        .bind(TASK_LOCK_SPACE)
+        .bind(key)
+        .execute(&mut *conn)
+        .await;
+    result
+}
+
+fn task_key(name: &str) -> i32 {
+    crate::shard::shard_key(name)
+}

@@ -1,0 +1,122 @@
+//! One error format for every rejection: `{"error": code, "description": text}` with the
+//! matching status; internal details are logged, never sent.
+
+use serde::Serialize;
+use std::convert::Infallible;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Rejection, Reply};
+
+/// An error answered to a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    pub description: String,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    description: &'a str,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            description: description.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, description)
+    }
+
+    pub fn not_found(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", description)
+    }
+
+    pub fn unavailable(code: &'static str, description: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, code, description)
+    }
+
+    /// A server-side failure: `detail` is logged, the client gets a generic message.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal server error",
+        )
+    }
+}
+
+impl warp::reject::Reject for ApiError {}
+
+impl Reply for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: self.code,
+            description: &self.description,
+        };
+        warp::reply::with_status(warp::reply::json(&body), self.status).into_response()
+    }
+}
+
+/// Maps every rejection to an [`ApiError`] response.
+pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
+    Ok(classify(&rejection).into_response())
+}
+
+fn classify(r: &Rejection) -> ApiError {
+    if let Some(e) = r.find::<ApiError>() {
+        return e.clone();
+    }
+    if r.is_not_found() {
+        return ApiError::not_found("no such endpoint");
+    }
+    if r.find::<warp::reject::MethodNotAllowed>().is_some() {
+        return ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed on this endpoint",
+        );
+    }
+    if r.find::<warp::reject::PayloadTooLarge>().is_some() {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "request body too large",
+        );
+    }
+    if let Some(e) = r.find::<warp::reject::InvalidQuery>() {
+        return ApiError::bad_request("invalid_query", e.to_string());
+    }
+    if let Some(e) = r.find::<warp::filters::body::BodyDeserializeError>() {
+        return ApiError::bad_request("invalid_body", e.to_string());
+    }
+    if let Some(e) = r.find::<warp::reject::UnsupportedMediaType>() {
+        return ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            e.to_string(),
+        );
+    }
+    if let Some(e) = r.find::<warp::reject::MissingHeader>() {
+        return ApiError::bad_request("missing_header", e.to_string());
+    }
+    if let Some(e) = r.find::<warp::reject::InvalidHeader>() {
+        return ApiError::bad_request("invalid_header", e.to_string());
+    }
+    if r.find::<warp::reject::LengthRequired>().is_some() {
+        return ApiError::new(
+            StatusCode::LENGTH_REQUIRED,
+            "length_required",
+            "a Content-Length header is required",
+        );
+    }
+    ApiError::internal(format!("unhandled rejection: {r:?}"))
+}

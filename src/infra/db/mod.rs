@@ -1,0 +1,44 @@
+//! PostgreSQL access: the pool, migrations, and one repository module per concern.
+
+pub mod fence;
+pub mod jobs;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The service's migrations, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+    #[error("could not connect to PostgreSQL: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("could not apply migrations: {0}")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+}
+
+/// Opens a pool of at most `max_connections` to `url`.
+pub async fn connect(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> Result<PgPool, DbError> {
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|e| DbError::InvalidUrl(e.to_string()))?
+        .application_name("robotoff");
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(acquire_timeout)
+        .connect_with(options)
+        .await
+        .map_err(DbError::Connect)
+}
+
+/// Applies every pending migration.
+pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
+    MIGRATOR.run(pool).await.map_err(DbError::Migrate)
+}

@@ -1,0 +1,107 @@
+//! Every metric name the service exports, and the Prometheus recorder behind `/metrics`.
+
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+pub const HTTP_REQUESTS: &str = "robotoff_http_requests_total";
+pub const HTTP_DURATION: &str = "robotoff_http_request_duration_seconds";
+pub const JOBS: &str = "robotoff_jobs_total";
+pub const JOB_DURATION: &str = "robotoff_job_duration_seconds";
+pub const JOBS_ENQUEUED: &str = "robotoff_jobs_enqueued_total";
+pub const QUEUE_DEPTH: &str = "robotoff_queue_depth";
+pub const DEAD_JOBS: &str = "robotoff_dead_jobs";
+pub const ACTOR_RESTARTS: &str = "robotoff_actor_restarts_total";
+pub const SCHEDULER_RUNS: &str = "robotoff_scheduler_runs_total";
+pub const TRITON_CALLS: &str = "robotoff_triton_calls_total";
+pub const TRITON_DURATION: &str = "robotoff_triton_call_duration_seconds";
+pub const ANN_SEARCH_DURATION: &str = "robotoff_ann_search_duration_seconds";
+pub const ANN_INDEX_SIZE: &str = "robotoff_ann_index_size";
+pub const LISTENER_LAG: &str = "robotoff_listener_lag_seconds";
+pub const LISTENER_EVENTS: &str = "robotoff_listener_events_total";
+pub const SHARDS_OWNED: &str = "robotoff_shards_owned";
+pub const CLUSTER_MEMBERS: &str = "robotoff_cluster_members";
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide recorder once and returns the handle that renders it.
+pub fn install() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let latency_buckets = [
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0, 30.0, 60.0,
+            ];
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".to_string()), &latency_buckets)
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            // A recorder may already be installed by an embedding program; ours still renders.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Prometheus text exposition of every metric recorded so far.
+pub fn render() -> String {
+    install().render()
+}
+
+pub fn http_request(route: &str, method: &str, status: u16, elapsed: Duration) {
+    let status = status.to_string();
+    counter!(HTTP_REQUESTS, "route" => route.to_string(), "method" => method.to_string(), "status" => status.clone())
+        .increment(1);
+    histogram!(HTTP_DURATION, "route" => route.to_string(), "method" => method.to_string(), "status" => status)
+        .record(elapsed.as_secs_f64());
+}
+
+pub fn job_finished(kind: &str, outcome: &str, elapsed: Duration) {
+    counter!(JOBS, "kind" => kind.to_string(), "outcome" => outcome.to_string()).increment(1);
+    histogram!(JOB_DURATION, "kind" => kind.to_string()).record(elapsed.as_secs_f64());
+}
+
+pub fn job_enqueued(kind: &str, priority: &str) {
+    counter!(JOBS_ENQUEUED, "kind" => kind.to_string(), "priority" => priority.to_string())
+        .increment(1);
+}
+
+pub fn queue_depth(priority: &str, depth: i64) {
+    gauge!(QUEUE_DEPTH, "priority" => priority.to_string()).set(depth as f64);
+}
+
+pub fn dead_jobs(count: i64) {
+    gauge!(DEAD_JOBS).set(count as f64);
+}
+
+/// Makes the restart counter of `actor` visible (at zero) as soon as it runs.
+pub fn actor_started(actor: &str) {
+    counter!(ACTOR_RESTARTS, "actor" => actor.to_string()).increment(0);
+}
+
+pub fn actor_restart(actor: &str) {
+    counter!(ACTOR_RESTARTS, "actor" => actor.to_string()).increment(1);
+}
+
+pub fn scheduler_run(task: &str, outcome: &str) {
+    counter!(SCHEDULER_RUNS, "task" => task.to_string(), "outcome" => outcome.to_string())
+        .increment(1);
+}
+
+pub fn shards_owned(count: usize) {
+    gauge!(SHARDS_OWNED).set(count as f64);
+}
+
+pub fn ann_index_size(size: usize) {
+    gauge!(ANN_INDEX_SIZE).set(size as f64);
+}
+
+pub fn ann_search(elapsed: Duration) {
+    histogram!(ANN_SEARCH_DURATION).record(elapsed.as_secs_f64());
+}
+
+pub fn cluster_members(count: usize) {
+    gauge!(CLUSTER_MEMBERS).set(count as f64);
+}

@@ -1,0 +1,6 @@
+//! Adapters to the outside world: PostgreSQL, Redis, Triton, Product Opener, the ANN
+//! index, metrics, and the private local PostgreSQL.
+
+pub mod db;
+pub mod local_pg;
+pub mod metrics;

@@ -1,0 +1,188 @@
+//! Job vocabulary: kinds, priorities, retry policy. Execution lives in the product shards.
+
+use crate::types::ServerType;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Queue priority; lower runs first (Robotoff's high, ml and low queues).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    High,
+    Ml,
+    Low,
+}
+
+impl Priority {
+    pub const ALL: [Priority; 3] = [Priority::High, Priority::Ml, Priority::Low];
+
+    pub fn as_i16(self) -> i16 {
+        match self {
+            Self::High => 0,
+            Self::Ml => 1,
+            Self::Low => 2,
+        }
+    }
+
+    pub fn from_i16(v: i16) -> Option<Self> {
+        match v {
+            0 => Some(Self::High),
+            1 => Some(Self::Ml),
+            2 => Some(Self::Low),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::High => "high",
+            Self::Ml => "ml",
+            Self::Low => "low",
+        }
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Priority {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "high" => Ok(Self::High),
+            "ml" => Ok(Self::Ml),
+            "low" => Ok(Self::Low),
+            other => Err(format!(
+                "unknown priority {other:?} (expected high, ml or low)"
+            )),
+        }
+    }
+}
+
+/// The kinds of job the service runs. Each kind has a handler in the product shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    /// Does nothing; measures the queue itself.
+    Noop,
+    /// Records its start and end in `job_probe` (optionally after sleeping), in the same
+    /// transaction that completes it: a diagnostic of ordering and exactly-once effects.
+    Probe,
+}
+
+impl JobKind {
+    pub const ALL: [JobKind; 2] = [JobKind::Noop, JobKind::Probe];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Noop => "noop",
+            Self::Probe => "probe",
+        }
+    }
+}
+
+impl fmt::Display for JobKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown job kind {s:?}"))
+    }
+}
+
+/// A job to enqueue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    pub kind: JobKind,
+    /// The product the job works on; `None` for jobs not tied to one product.
+    pub product: Option<(String, ServerType)>,
+    pub priority: Priority,
+    pub payload: serde_json::Value,
+    /// Do not run before this delay has passed.
+    pub delay: Duration,
+    /// While a queued job has this key, enqueueing another with the same key does nothing.
+    pub dedupe_key: Option<String>,
+}
+
+impl NewJob {
+    pub fn new(kind: JobKind, priority: Priority) -> Self {
+        Self {
+            kind,
+            product: None,
+            priority,
+            payload: serde_json::Value::Object(Default::default()),
+            delay: Duration::ZERO,
+            dedupe_key: None,
+        }
+    }
+
+    pub fn for_product(mut self, barcode: impl Into<String>, server_type: ServerType) -> Self {
+        self.product = Some((barcode.into(), server_type));
+        self
+    }
+
+    pub fn payload(mut self, payload: serde_json::Value) -> Self {
+        self.payload = payload;
+        self
+    }
+
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    pub fn dedupe(mut self, key: impl Into<String>) -> Self {
+        self.dedupe_key = Some(key.into());
+        self
+    }
+}
+
+/// Retry delay after the `attempt`-th failure (1-based): base doubling, capped.
+pub fn retry_delay(attempt: i32, base: Duration, max: Duration) -> Duration {
+    let exp = attempt.saturating_sub(1).clamp(0, 30) as u32;
+    base.saturating_mul(2u32.saturating_pow(exp)).min(max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn priorities_order_high_ml_low() {
+        assert!(Priority::High < Priority::Ml && Priority::Ml < Priority::Low);
+        for p in Priority::ALL {
+            assert_eq!(Priority::from_i16(p.as_i16()), Some(p));
+            assert_eq!(p.as_str().parse::<Priority>(), Ok(p));
+        }
+    }
+
+    #[test]
+    fn retry_delay_doubles_and_caps() {
+        let base = Duration::from_secs(5);
+        let max = Duration::from_secs(60);
+        assert_eq!(retry_delay(1, base, max), Duration::from_secs(5));
+        assert_eq!(retry_delay(2, base, max), Duration::from_secs(10));
+        assert_eq!(retry_delay(4, base, max), Duration::from_secs(40));
+        assert_eq!(retry_delay(5, base, max), Duration::from_secs(60));
+        assert_eq!(retry_delay(1000, base, max), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn kinds_parse() {
+        for k in JobKind::ALL {
+            assert_eq!(k.as_str().parse::<JobKind>(), Ok(k));
+        }
+        assert!("nope".parse::<JobKind>().is_err());
+    }
+}
