@@ -2,6 +2,7 @@
 
 pub mod fence;
 pub mod jobs;
+pub mod products;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
