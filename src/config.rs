@@ -113,6 +113,10 @@ pub struct RedisSettings {
     pub product_updates_stream: String,
     /// Product Opener's stream of finished OCR.
     pub ocr_ready_stream: String,
+    /// Where the listener starts in a stream it has never read: `latest` or `beginning`.
+    pub start_from: String,
+    /// Entries read per stream at a time.
+    pub batch_size: usize,
 }
 
 impl RedisSettings {
@@ -201,6 +205,9 @@ pub struct WorkerSettings {
     pub poll_interval_ms: u64,
     /// Finished jobs are kept this long for inspection.
     pub done_retention_hours: u64,
+    /// Wait before a product update is processed, in seconds; updates of one product
+    /// inside the wait collapse into one job.
+    pub update_wait_secs: f64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -295,6 +302,17 @@ impl Settings {
         if self.roles.is_empty() {
             return Err(ConfigError::Invalid(
                 "roles must name at least one role".into(),
+            ));
+        }
+        if !matches!(self.redis.start_from.as_str(), "latest" | "beginning") {
+            return Err(ConfigError::Invalid(format!(
+                "redis.start_from must be latest or beginning, not {:?}",
+                self.redis.start_from
+            )));
+        }
+        if !self.workers.update_wait_secs.is_finite() || self.workers.update_wait_secs < 0.0 {
+            return Err(ConfigError::Invalid(
+                "workers.update_wait_secs must be a non-negative number".into(),
             ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {

@@ -7,6 +7,7 @@ pub mod actors;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod events;
 pub mod http;
 pub mod infra;
 pub mod jobs;

@@ -114,10 +114,11 @@ impl ClusterState {
             tracing::info!(members = ?members, owned = ?owned, "cluster membership changed");
             self.owned = owned.clone();
             self.members = members;
-            let name = self.services.names.of(JOB_DISPATCHER);
-            if let Some(d) = self.services.names.lookup::<DispatcherMsg>(&name) {
-                let _ = d.cast(DispatcherMsg::SetOwnedShards(owned));
-            }
+        }
+        // Sent at every heartbeat, so a restarted dispatcher learns its shards at once.
+        let name = self.services.names.of(JOB_DISPATCHER);
+        if let Some(d) = self.services.names.lookup::<DispatcherMsg>(&name) {
+            let _ = d.cast(DispatcherMsg::SetOwnedShards(owned));
         }
         Ok(())
     }

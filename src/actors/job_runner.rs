@@ -48,6 +48,8 @@ pub enum JobError {
     Failed(String),
     #[error("the job's claim was taken over")]
     LeaseLost,
+    #[error("no handler for {0} jobs on this node")]
+    Unsupported(&'static str),
 }
 
 /// Parameters of a probe job (all optional).
@@ -146,6 +148,7 @@ async fn execute(
             }
             jobs::record_probe(&mut tx, job.id, job.barcode.as_deref(), started_at).await?;
         }
+        other => return Err(JobError::Unsupported(other.as_str())),
     }
     if !jobs::complete(&mut tx, job.id, job.lease, started_at).await? {
         tx.rollback().await?;

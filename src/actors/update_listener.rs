@@ -1,15 +1,32 @@
-//! UpdateListener: reads Product Opener's Redis streams (product updates, OCR ready)
-//! and turns their events into durable jobs. Runs only when `redis.url` is set.
+//! UpdateListener: reads Product Opener's Redis streams (product updates, OCR ready) and
+//! turns their events into durable jobs, storing each stream's position in the same
+//! transaction as the jobs. Runs only when `redis.url` is set.
 
 use super::Services;
+use crate::events::{entry_millis, OcrReady, ProductUpdate, Routing};
+use crate::infra::db::{jobs, stream_offsets};
+use crate::infra::metrics;
+use crate::infra::redis_streams::{self, Entry};
+use crate::jobs::NewJob;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use redis::aio::ConnectionManager;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
 
-/// What the listener is connected to.
+/// Longest wait for new entries in one read, so the reader notices shutdown.
+const BLOCK_MS: u64 = 1000;
+
+/// What the listener is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListenerStatus {
     pub streams: Vec<String>,
     pub connected: bool,
+    /// Stream positions are known (stored or initialised): new entries will be read.
+    pub ready: bool,
+    pub events_read: u64,
+    pub jobs_enqueued: u64,
 }
 
 pub enum ListenerMsg {
@@ -18,9 +35,18 @@ pub enum ListenerMsg {
 
 pub struct UpdateListener;
 
+#[derive(Default)]
+struct Counters {
+    connected: AtomicBool,
+    ready: AtomicBool,
+    events_read: AtomicU64,
+    jobs_enqueued: AtomicU64,
+}
+
 pub struct ListenerState {
-    redis: ConnectionManager,
     streams: Vec<String>,
+    counters: Arc<Counters>,
+    reader: JoinHandle<()>,
 }
 
 #[ractor::async_trait]
@@ -37,11 +63,28 @@ impl Actor for UpdateListener {
         let r = &services.settings.redis;
         let url = r.url().ok_or("the update listener needs redis.url")?;
         let client = redis::Client::open(url)?;
-        let redis = client.get_connection_manager().await?;
+        let streams = vec![r.product_updates_stream.clone(), r.ocr_ready_stream.clone()];
+        let counters = Arc::new(Counters::default());
+        let reader = tokio::spawn(read_forever(
+            services.clone(),
+            client,
+            streams.clone(),
+            counters.clone(),
+        ));
         Ok(ListenerState {
-            redis,
-            streams: vec![r.product_updates_stream.clone(), r.ocr_ready_stream.clone()],
+            streams,
+            counters,
+            reader,
         })
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        state.reader.abort();
+        Ok(())
     }
 
     async fn handle(
@@ -52,16 +95,210 @@ impl Actor for UpdateListener {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             ListenerMsg::Status(reply) => {
-                let connected = redis::cmd("PING")
-                    .query_async::<String>(&mut state.redis)
-                    .await
-                    .is_ok();
+                let c = &state.counters;
                 let _ = reply.send(ListenerStatus {
                     streams: state.streams.clone(),
-                    connected,
+                    connected: c.connected.load(Ordering::Relaxed),
+                    ready: c.ready.load(Ordering::Relaxed),
+                    events_read: c.events_read.load(Ordering::Relaxed),
+                    jobs_enqueued: c.jobs_enqueued.load(Ordering::Relaxed),
                 });
             }
         }
         Ok(())
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// Reads until aborted; on any error waits (1 s doubling to 30 s, with jitter) and
+/// starts again from the stored positions, so nothing read but not stored is lost.
+async fn read_forever(
+    services: Services,
+    client: redis::Client,
+    streams: Vec<String>,
+    counters: Arc<Counters>,
+) {
+    let mut failures: u32 = 0;
+    loop {
+        match read_session(&services, &client, &streams, &counters).await {
+            Ok(()) => failures = 0,
+            Err(e) => {
+                counters.connected.store(false, Ordering::Relaxed);
+                failures = failures.saturating_add(1);
+                let base =
+                    Duration::from_secs(1u64 << failures.min(5)).min(Duration::from_secs(30));
+                let jitter = Duration::from_millis(rand::random_range(0..500));
+                tracing::warn!(error = %e, retry_in_ms = (base + jitter).as_millis() as u64, "update listener interrupted");
+                tokio::time::sleep(base + jitter).await;
+            }
+        }
+    }
+}
+
+async fn read_session(
+    services: &Services,
+    client: &redis::Client,
+    streams: &[String],
+    counters: &Counters,
+) -> Result<(), ReadError> {
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    redis::cmd("PING").query_async::<String>(&mut conn).await?;
+    counters.connected.store(true, Ordering::Relaxed);
+    let mut positions = stream_offsets::load(&services.pool, streams).await?;
+    for stream in streams {
+        if !positions.contains_key(stream) {
+            let start = initial_position(&mut conn, services, stream).await?;
+            let mut tx = services.pool.begin().await?;
+            stream_offsets::store(&mut tx, stream, &start).await?;
+            tx.commit().await?;
+            tracing::info!(stream, start, "update listener starts reading");
+            positions.insert(stream.clone(), start);
+        }
+    }
+    counters.ready.store(true, Ordering::Relaxed);
+    let routing = Routing {
+        update_wait: Duration::from_secs_f64(services.settings.workers.update_wait_secs),
+    };
+    let batch = services.settings.redis.batch_size.max(1);
+    loop {
+        let ids: Vec<String> = streams
+            .iter()
+            .map(|s| positions.get(s).cloned().unwrap_or_else(|| "0-0".into()))
+            .collect();
+        let read = redis_streams::read(&mut conn, streams, &ids, batch, BLOCK_MS).await?;
+        for (stream, entries) in read {
+            let Some(last) = entries.last().map(|e| e.id.clone()) else {
+                continue;
+            };
+            let jobs = route_entries(&routing, services, &stream, &entries);
+            let mut tx = services.pool.begin().await?;
+            let w = &services.settings.workers;
+            let enqueued = jobs::enqueue_batch(&mut tx, &jobs, w.shards, w.max_attempts).await?;
+            stream_offsets::store(&mut tx, &stream, &last).await?;
+            tx.commit().await?;
+            counters
+                .events_read
+                .fetch_add(entries.len() as u64, Ordering::Relaxed);
+            counters
+                .jobs_enqueued
+                .fetch_add(enqueued, Ordering::Relaxed);
+            if let Some(ms) = entry_millis(&last) {
+                let lag = (chrono::Utc::now().timestamp_millis() - ms).max(0) as f64 / 1000.0;
+                metrics::listener_lag(&stream, lag);
+            }
+            positions.insert(stream, last);
+        }
+    }
+}
+
+/// Where reading starts when a stream has no stored position.
+async fn initial_position(
+    conn: &mut redis::aio::MultiplexedConnection,
+    services: &Services,
+    stream: &str,
+) -> Result<String, ReadError> {
+    Ok(match services.settings.redis.start_from.as_str() {
+        "beginning" => "0-0".to_string(),
+        _ => redis_streams::last_id(conn, stream).await?,
+    })
+}
+
+/// The jobs of a batch of entries of `stream`; events that are invalid are logged and
+/// counted, never retried forever.
+pub fn route_entries(
+    routing: &Routing,
+    services: &Services,
+    stream: &str,
+    entries: &[Entry],
+) -> Vec<NewJob> {
+    let ocr = stream == services.settings.redis.ocr_ready_stream;
+    let mut jobs = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let routed = if ocr {
+            routing.ocr_ready(&OcrReady::from_fields(&entry.id, &entry.fields))
+        } else {
+            ProductUpdate::from_fields(&entry.id, &entry.fields)
+                .and_then(|e| routing.product_update(&e))
+        };
+        match routed {
+            Ok(Some(job)) => {
+                metrics::listener_event(stream, "enqueued");
+                jobs.push(job);
+            }
+            Ok(None) => metrics::listener_event(stream, "skipped"),
+            Err(e) => {
+                tracing::warn!(stream, id = %entry.id, error = %e, "invalid stream event skipped");
+                metrics::listener_event(stream, "invalid");
+            }
+        }
+    }
+    jobs
+}
+
+/// Re-reads both streams from `since_ms` (to `until_ms`) and enqueues their jobs
+/// without moving the stored positions. Returns (events read, jobs enqueued).
+pub async fn replay(
+    services: &Services,
+    since_ms: i64,
+    until_ms: Option<i64>,
+    mut progress: impl FnMut(u64),
+) -> Result<(u64, u64), String> {
+    let url = services
+        .settings
+        .redis
+        .url()
+        .ok_or("replay needs redis.url")?;
+    let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(|e| e.to_string())?;
+    let routing = Routing {
+        update_wait: Duration::from_secs_f64(services.settings.workers.update_wait_secs),
+    };
+    let r = &services.settings.redis;
+    let end = until_ms
+        .map(|ms| format!("{ms}-18446744073709551615"))
+        .unwrap_or_else(|| "+".to_string());
+    let (mut read, mut enqueued) = (0u64, 0u64);
+    for stream in [&r.product_updates_stream, &r.ocr_ready_stream] {
+        let mut start = format!("{since_ms}-0");
+        loop {
+            let entries =
+                redis_streams::range(&mut conn, stream, &start, &end, r.batch_size.max(1))
+                    .await
+                    .map_err(|e| e.to_string())?;
+            let Some(last) = entries.last().map(|e| e.id.clone()) else {
+                break;
+            };
+            let jobs = route_entries(&routing, services, stream, &entries);
+            let w = &services.settings.workers;
+            let mut tx = services.pool.begin().await.map_err(|e| e.to_string())?;
+            enqueued += jobs::enqueue_batch(&mut tx, &jobs, w.shards, w.max_attempts)
+                .await
+                .map_err(|e| e.to_string())?;
+            tx.commit().await.map_err(|e| e.to_string())?;
+            read += entries.len() as u64;
+            progress(read);
+            start = format!("({last}");
+        }
+    }
+    Ok((read, enqueued))
+}
+
+/// Positions per stream, for status pages and tests.
+pub async fn positions(services: &Services) -> Result<HashMap<String, String>, sqlx::Error> {
+    let r = &services.settings.redis;
+    stream_offsets::load(
+        &services.pool,
+        &[r.product_updates_stream.clone(), r.ocr_ready_stream.clone()],
+    )
+    .await
 }

@@ -3,6 +3,7 @@
 pub mod extract_ocr;
 pub mod jobs;
 pub mod migrate;
+pub mod replay_updates;
 pub mod serve;
 
 use crate::config::{Overrides, Settings};
@@ -31,6 +32,8 @@ pub enum Command {
     Jobs(jobs::JobsArgs),
     /// Extract predictions from Google Cloud Vision OCR documents.
     ExtractOcr(extract_ocr::ExtractOcrArgs),
+    /// Re-read Product Opener's update streams from a time and enqueue their jobs.
+    ReplayUpdates(replay_updates::ReplayArgs),
 }
 
 /// Entry point of the binary: runs the subcommand; an error is printed as one message
@@ -42,6 +45,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(cli.config.as_deref(), args),
         Command::Migrate => migrate::run(cli.config.as_deref()),
         Command::Jobs(args) => jobs::run(cli.config.as_deref(), args),
+        Command::ReplayUpdates(args) => replay_updates::run(cli.config.as_deref(), args),
     };
     match result {
         Ok(code) => code,

@@ -19,6 +19,7 @@ pub const TRITON_DURATION: &str = "robotoff_triton_call_duration_seconds";
 pub const ANN_SEARCH_DURATION: &str = "robotoff_ann_search_duration_seconds";
 pub const ANN_INDEX_SIZE: &str = "robotoff_ann_index_size";
 pub const LISTENER_LAG: &str = "robotoff_listener_lag_seconds";
+pub const LISTENER_LAG_HISTOGRAM: &str = "robotoff_listener_batch_lag_seconds";
 pub const LISTENER_EVENTS: &str = "robotoff_listener_events_total";
 pub const SHARDS_OWNED: &str = "robotoff_shards_owned";
 pub const CLUSTER_MEMBERS: &str = "robotoff_cluster_members";
@@ -100,6 +101,16 @@ pub fn ann_index_size(size: usize) {
 
 pub fn ann_search(elapsed: Duration) {
     histogram!(ANN_SEARCH_DURATION).record(elapsed.as_secs_f64());
+}
+
+pub fn listener_lag(stream: &str, seconds: f64) {
+    gauge!(LISTENER_LAG, "stream" => stream.to_string()).set(seconds);
+    histogram!(LISTENER_LAG_HISTOGRAM, "stream" => stream.to_string()).record(seconds);
+}
+
+pub fn listener_event(stream: &str, outcome: &str) {
+    counter!(LISTENER_EVENTS, "stream" => stream.to_string(), "outcome" => outcome.to_string())
+        .increment(1);
 }
 
 pub fn cluster_members(count: usize) {

@@ -72,15 +72,48 @@ pub enum JobKind {
     /// Records its start and end in `job_probe` (optionally after sleeping), in the same
     /// transaction that completes it: a diagnostic of ordering and exactly-once effects.
     Probe,
+    /// A product was edited: refresh it from Product Opener, re-run the product-name
+    /// extractors and refresh its insights (payload: `diffs`, `force_category_prediction`).
+    UpdateInsights,
+    /// A product was deleted: its predictions and open insights go.
+    DeleteProductInsights,
+    /// A product moved to another flavor (food → beauty, ...).
+    ProductTypeSwitched,
+    /// An image was deleted (payload: `image_id`).
+    DeletedImage,
+    /// An image was uploaded or its OCR is ready (payload: `image_id`, and
+    /// `include_flags` or `exclude_flags` naming the import steps).
+    ImportImage,
+    /// Run the OCR extractors on an image and import the predictions (payload: `image_id`).
+    ImportInsightsFromImage,
+    /// Recompute a product's insights from its stored predictions.
+    RefreshInsights,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 2] = [JobKind::Noop, JobKind::Probe];
+    pub const ALL: [JobKind; 9] = [
+        JobKind::Noop,
+        JobKind::Probe,
+        JobKind::UpdateInsights,
+        JobKind::DeleteProductInsights,
+        JobKind::ProductTypeSwitched,
+        JobKind::DeletedImage,
+        JobKind::ImportImage,
+        JobKind::ImportInsightsFromImage,
+        JobKind::RefreshInsights,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Noop => "noop",
             Self::Probe => "probe",
+            Self::UpdateInsights => "update_insights",
+            Self::DeleteProductInsights => "delete_product_insights",
+            Self::ProductTypeSwitched => "product_type_switched",
+            Self::DeletedImage => "deleted_image",
+            Self::ImportImage => "import_image",
+            Self::ImportInsightsFromImage => "import_insights_from_image",
+            Self::RefreshInsights => "refresh_insights",
         }
     }
 }
@@ -148,6 +181,34 @@ impl NewJob {
     }
 }
 
+/// Merges jobs of a batch that share a dedupe key (first one wins; differing payloads
+/// lose their `diffs`, meaning "anything may have changed"). Order is kept.
+pub fn collapse_duplicates(jobs: &[NewJob]) -> Vec<NewJob> {
+    let mut out: Vec<NewJob> = Vec::with_capacity(jobs.len());
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for job in jobs {
+        match job.dedupe_key.as_deref() {
+            Some(key) => match index.get(key) {
+                Some(&i) => {
+                    if let Some(first) = out.get_mut(i) {
+                        if first.payload != job.payload {
+                            if let Some(obj) = first.payload.as_object_mut() {
+                                obj.insert("diffs".into(), serde_json::Value::Null);
+                            }
+                        }
+                    }
+                }
+                None => {
+                    index.insert(key, out.len());
+                    out.push(job.clone());
+                }
+            },
+            None => out.push(job.clone()),
+        }
+    }
+    out
+}
+
 /// Retry delay after the `attempt`-th failure (1-based): base doubling, capped.
 pub fn retry_delay(attempt: i32, base: Duration, max: Duration) -> Duration {
     let exp = attempt.saturating_sub(1).clamp(0, 30) as u32;
@@ -176,6 +237,31 @@ mod tests {
         assert_eq!(retry_delay(4, base, max), Duration::from_secs(40));
         assert_eq!(retry_delay(5, base, max), Duration::from_secs(60));
         assert_eq!(retry_delay(1000, base, max), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn duplicates_collapse_and_lose_diffs_when_they_differ() {
+        let mk = |diffs: serde_json::Value| {
+            NewJob::new(JobKind::UpdateInsights, Priority::High)
+                .for_product("1", ServerType::Off)
+                .payload(serde_json::json!({"diffs": diffs, "force_category_prediction": false}))
+                .dedupe("k")
+        };
+        let same = collapse_duplicates(&[
+            mk(serde_json::json!({"a": 1})),
+            mk(serde_json::json!({"a": 1})),
+        ]);
+        assert_eq!(same.len(), 1);
+        assert_eq!(same[0].payload["diffs"], serde_json::json!({"a": 1}));
+        let other = NewJob::new(JobKind::Noop, Priority::Low);
+        let merged = collapse_duplicates(&[
+            mk(serde_json::json!({"a": 1})),
+            other.clone(),
+            mk(serde_json::json!({"b": 2})),
+        ]);
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged[0].payload["diffs"], serde_json::Value::Null);
+        assert_eq!(merged[1], other);
     }
 
     #[test]

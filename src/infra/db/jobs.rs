@@ -151,6 +151,80 @@ pub async fn enqueue_many<'e>(
     Ok(result.rows_affected())
 }
 
+/// Enqueues a batch of jobs in one statement, inside the caller's transaction. Jobs
+/// sharing a dedupe key with each other or with a queued job are merged into one: the
+/// first payload is kept, and if the payloads differ its `diffs` becomes null ("anything
+/// may have changed"). Returns how many new jobs were inserted.
+pub async fn enqueue_batch(
+    conn: &mut PgConnection,
+    jobs: &[NewJob],
+    shards: u32,
+    max_attempts: i32,
+) -> Result<u64, sqlx::Error> {
+    if jobs.is_empty() {
+        return Ok(0);
+    }
+    let jobs = crate::jobs::collapse_duplicates(jobs);
+    let n = jobs.len();
+    let mut kinds = Vec::with_capacity(n);
+    let mut barcodes = Vec::with_capacity(n);
+    let mut server_types = Vec::with_capacity(n);
+    let mut keys = Vec::with_capacity(n);
+    let mut shard_ids = Vec::with_capacity(n);
+    let mut priorities = Vec::with_capacity(n);
+    let mut payloads = Vec::with_capacity(n);
+    let mut delays = Vec::with_capacity(n);
+    let mut dedupe = Vec::with_capacity(n);
+    for job in &jobs {
+        let (barcode, server_type) = match &job.product {
+            Some((b, s)) => (Some(b.clone()), Some(s.name().to_string())),
+            None => (None, None),
+        };
+        let key = barcode
+            .as_deref()
+            .map(shard_key)
+            .unwrap_or_else(rand::random::<i32>);
+        kinds.push(job.kind.as_str().to_string());
+        barcodes.push(barcode);
+        server_types.push(server_type);
+        keys.push(key);
+        shard_ids.push(shard_for_key(key, shards) as i32);
+        priorities.push(job.priority.as_i16());
+        payloads.push(job.payload.clone());
+        delays.push(to_pg_interval(job.delay));
+        dedupe.push(job.dedupe_key.clone());
+    }
+    let inserted = sqlx::query_scalar!(
+        r#"INSERT INTO job (kind, barcode, server_type, shard_key, shard, priority, payload, run_after,
+                            max_attempts, dedupe_key)
+           SELECT k, b, s, sk, sh, p, pl, now() + make_interval(secs => d), $9, dk
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::int2[], $7::jsonb[],
+                       $8::float8[], $10::text[])
+                AS t(k, b, s, sk, sh, p, pl, d, dk)
+           ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND state = 'queued'
+           DO UPDATE SET payload = CASE WHEN job.payload = EXCLUDED.payload THEN job.payload
+                                        ELSE job.payload || jsonb_build_object('diffs', NULL::jsonb) END
+           RETURNING (xmax = 0) AS "inserted!""#,
+        &kinds,
+        &barcodes as &[Option<String>],
+        &server_types as &[Option<String>],
+        &keys,
+        &shard_ids,
+        &priorities,
+        &payloads,
+        &delays,
+        max_attempts,
+        &dedupe as &[Option<String>],
+    )
+    .fetch_all(conn)
+    .await?;
+    let new = inserted.iter().filter(|i| **i).count() as u64;
+    for job in &jobs {
+        crate::infra::metrics::job_enqueued(job.kind.as_str(), job.priority.as_str());
+    }
+    Ok(new)
+}
+
 /// Claims due jobs: for each `(shard, n)` at most `n` queued jobs of that shard whose
 /// `run_after` has passed, highest priority first, oldest first. Jobs locked by another
 /// transaction are skipped. Returned in claim order per shard.

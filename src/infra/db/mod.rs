@@ -3,6 +3,7 @@
 pub mod fence;
 pub mod jobs;
 pub mod products;
+pub mod stream_offsets;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
