@@ -35,6 +35,7 @@ async fn unknown_route_and_wrong_method_get_json_errors() {
     assert_eq!(resp.status(), 404);
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["error"], "not_found");
+    assert_eq!(body["title"], "404 Not Found");
     assert!(body["description"].as_str().is_some_and(|d| !d.is_empty()));
 
     let resp = http()
@@ -45,6 +46,7 @@ async fn unknown_route_and_wrong_method_get_json_errors() {
     assert_eq!(resp.status(), 405);
     let body: Value = resp.json().await.expect("json");
     assert_eq!(body["error"], "method_not_allowed");
+    assert_eq!(body["title"], "405 Method Not Allowed");
 
     let resp = http()
         .post(format!("{base}/api/v1/status"))

@@ -1,5 +1,7 @@
-//! One error format for every rejection: `{"error": code, "description": text}` with the
-//! matching status; internal details are logged, never sent.
+//! One error format for every rejection: `{"error": code, "title": ..., "description": ...}`
+//! with the matching status. `error` is a stable code; `title` and `description` follow
+//! the Python Robotoff's (Falcon) error bodies so its clients keep working. Internal
+//! details are logged, never sent.
 
 use serde::Serialize;
 use std::convert::Infallible;
