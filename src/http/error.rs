@@ -15,12 +15,15 @@ pub struct ApiError {
     pub status: StatusCode,
     /// Stable machine-readable code.
     pub code: &'static str,
+    /// Short title; by default the status line (`404 Not Found`).
+    pub title: Option<String>,
     pub description: String,
 }
 
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: &'a str,
+    title: &'a str,
     description: &'a str,
 }
 
@@ -29,8 +32,22 @@ impl ApiError {
         ApiError {
             status,
             code,
+            title: None,
             description: description.into(),
         }
+    }
+
+    /// Sets the title (Robotoff puts many of its messages there).
+    pub fn with_title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    fn default_title(&self) -> String {
+        let reason = self.status.canonical_reason().unwrap_or("");
+        format!("{} {reason}", self.status.as_u16())
+            .trim()
+            .to_string()
     }
 
     pub fn bad_request(code: &'static str, description: impl Into<String>) -> Self {
@@ -60,8 +77,10 @@ impl warp::reject::Reject for ApiError {}
 
 impl Reply for ApiError {
     fn into_response(self) -> Response {
+        let title = self.title.clone().unwrap_or_else(|| self.default_title());
         let body = ErrorBody {
             error: self.code,
+            title: &title,
             description: &self.description,
         };
         warp::reply::with_status(warp::reply::json(&body), self.status).into_response()
