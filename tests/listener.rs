@@ -174,7 +174,9 @@ async fn events_are_routed_as_robotoff_does() {
     let last = xadd(&redis, &updates, &update("1234567890131", "test_user", &[])).await;
     wait_for_jobs(&pool, 7).await;
 
-    let jobs = jobs_of(&pool).await;
+    let mut jobs = jobs_of(&pool).await;
+    // Bot edits are enqueued by the bulk lane: compare in barcode order.
+    jobs.sort_by(|a, b| a.barcode.cmp(&b.barcode));
     let summary: Vec<(&str, &str, i16)> = jobs
         .iter()
         .map(|j| {
@@ -529,4 +531,77 @@ async fn replay_reenqueues_without_moving_positions() {
         .output()
         .expect("replay");
     assert_eq!(bad.status.code(), Some(2));
+}
+
+/// Bot edits are read by the bulk lane and user edits by the interactive lane: each
+/// event becomes exactly one job, and each lane keeps its own position.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bot_burst_and_user_events_each_enqueued_once() {
+    let redis = redis_url();
+    let s = listener_settings(&fresh_database().await, &redis);
+    let updates = s.redis.product_updates_stream.clone();
+    let app = start_listening(s).await;
+    let client = redis::Client::open(redis.as_str()).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis connection");
+    let mut pipe = redis::pipe();
+    for i in 0..2000 {
+        pipe.cmd("XADD")
+            .arg(&updates)
+            .arg("*")
+            .arg("code")
+            .arg(format!("8{i:012}"))
+            .arg("product_type")
+            .arg("food")
+            .arg("user_id")
+            .arg("update_all_products")
+            .arg("action")
+            .arg("deleted")
+            .ignore();
+    }
+    let _: () = pipe.query_async(&mut conn).await.expect("burst");
+    let user = xadd(
+        &redis,
+        &updates,
+        &update("9000000000001", "someone", &[("action", "deleted")]),
+    )
+    .await;
+    wait_for_jobs(&app.pool, 2001).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(count(&app.pool, "SELECT count(*) FROM job").await, 2001);
+    assert_eq!(
+        count(&app.pool, "SELECT count(*) FROM job WHERE priority = 2").await,
+        2000
+    );
+    assert_eq!(
+        count(&app.pool, "SELECT count(*) FROM job WHERE priority = 0").await,
+        1
+    );
+    let positions = robotoff::actors::update_listener::positions(&app.services)
+        .await
+        .expect("positions");
+    assert_eq!(positions.get(&updates), Some(&user));
+    let bulk: Option<String> =
+        sqlx::query_scalar("SELECT last_id FROM stream_offset WHERE stream = $1")
+            .bind(format!("{updates}#bulk"))
+            .fetch_optional(&app.pool)
+            .await
+            .expect("bulk position");
+    assert_eq!(
+        bulk.as_ref(),
+        Some(&user),
+        "the bulk lane read up to the last entry too"
+    );
+    let event_ids = count(
+        &app.pool,
+        "SELECT count(*) FROM job WHERE payload ? 'event_id'",
+    )
+    .await;
+    assert_eq!(
+        event_ids, 2001,
+        "every job names the stream entry it came from"
+    );
+    app.shutdown().await;
 }

@@ -142,6 +142,37 @@ async fn read_forever(
     }
 }
 
+/// The two readers of the streams. The interactive lane enqueues every event except
+/// the mass edits of bot users, which it skips; the bulk lane follows with its own
+/// positions and enqueues only those. A burst of bot events therefore never stands
+/// between a user's edit and its job: the interactive lane scans past it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    Interactive,
+    Bulk,
+}
+
+impl Lane {
+    /// Key under which the lane's position in `stream` is stored.
+    pub fn position_key(self, stream: &str) -> String {
+        match self {
+            Lane::Interactive => stream.to_string(),
+            Lane::Bulk => format!("{stream}#bulk"),
+        }
+    }
+
+    fn keeps(self, job: &NewJob) -> bool {
+        (job.priority == crate::jobs::Priority::Low) == (self == Lane::Bulk)
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Lane::Interactive => "interactive",
+            Lane::Bulk => "bulk",
+        }
+    }
+}
+
 async fn read_session(
     services: &Services,
     client: &redis::Client,
@@ -151,47 +182,119 @@ async fn read_session(
     let mut conn = client.get_multiplexed_async_connection().await?;
     redis::cmd("PING").query_async::<String>(&mut conn).await?;
     counters.connected.store(true, Ordering::Relaxed);
-    let mut positions = stream_offsets::load(&services.pool, streams).await?;
-    for stream in streams {
-        if !positions.contains_key(stream) {
-            let start = initial_position(&mut conn, services, stream).await?;
-            let mut tx = services.pool.begin().await?;
-            stream_offsets::store(&mut tx, stream, &start).await?;
-            tx.commit().await?;
-            tracing::info!(stream, start, "update listener starts reading");
-            positions.insert(stream.clone(), start);
+    let mut lanes = Vec::new();
+    for lane in [Lane::Interactive, Lane::Bulk] {
+        let keys: Vec<String> = streams.iter().map(|s| lane.position_key(s)).collect();
+        let stored = stream_offsets::load(&services.pool, &keys).await?;
+        let mut positions = HashMap::new();
+        for stream in streams {
+            let key = lane.position_key(stream);
+            let position = match stored.get(&key) {
+                Some(p) => p.clone(),
+                None => {
+                    // A lane without a position starts where the interactive one stands
+                    // (an upgrade from a single reader), else where settings say.
+                    let start = match stored_interactive(services, stream, lane).await? {
+                        Some(p) => p,
+                        None => initial_position(&mut conn, services, stream).await?,
+                    };
+                    let mut tx = services.pool.begin().await?;
+                    stream_offsets::store(&mut tx, &key, &start).await?;
+                    tx.commit().await?;
+                    tracing::info!(
+                        stream,
+                        lane = lane.label(),
+                        start,
+                        "update listener starts reading"
+                    );
+                    start
+                }
+            };
+            positions.insert(stream.clone(), position);
         }
+        lanes.push((lane, positions));
     }
     counters.ready.store(true, Ordering::Relaxed);
+    // Each lane blocks on its own connection.
+    let mut readers = Vec::new();
+    for (lane, positions) in lanes {
+        let conn = client.get_multiplexed_async_connection().await?;
+        readers.push(read_lane(
+            services, streams, counters, lane, positions, conn,
+        ));
+    }
+    let results = futures::future::join_all(readers).await;
+    results
+        .into_iter()
+        .collect::<Result<Vec<()>, ReadError>>()
+        .map(|_| ())
+}
+
+async fn stored_interactive(
+    services: &Services,
+    stream: &str,
+    lane: Lane,
+) -> Result<Option<String>, ReadError> {
+    if lane == Lane::Interactive {
+        return Ok(None);
+    }
+    let key = Lane::Interactive.position_key(stream);
+    Ok(
+        stream_offsets::load(&services.pool, std::slice::from_ref(&key))
+            .await?
+            .remove(&key),
+    )
+}
+
+/// Reads one lane until an error: each batch's jobs and the lane's new position
+/// commit together.
+async fn read_lane(
+    services: &Services,
+    streams: &[String],
+    counters: &Counters,
+    lane: Lane,
+    mut positions: HashMap<String, String>,
+    mut conn: redis::aio::MultiplexedConnection,
+) -> Result<(), ReadError> {
     let routing = Routing {
         update_wait: Duration::from_secs_f64(services.settings.workers.update_wait_secs),
     };
     let batch = services.settings.redis.batch_size.max(1);
+    // Only product updates come from bot users: the bulk lane reads nothing else.
+    let streams: Vec<String> = match lane {
+        Lane::Interactive => streams.to_vec(),
+        Lane::Bulk => vec![services.settings.redis.product_updates_stream.clone()],
+    };
     loop {
         let ids: Vec<String> = streams
             .iter()
             .map(|s| positions.get(s).cloned().unwrap_or_else(|| "0-0".into()))
             .collect();
-        let read = redis_streams::read(&mut conn, streams, &ids, batch, BLOCK_MS).await?;
+        let read = redis_streams::read(&mut conn, &streams, &ids, batch, BLOCK_MS).await?;
         for (stream, entries) in read {
             let Some(last) = entries.last().map(|e| e.id.clone()) else {
                 continue;
             };
-            let jobs = route_entries(&routing, services, &stream, &entries);
+            let jobs: Vec<NewJob> = route_entries(&routing, services, &stream, &entries, lane)
+                .into_iter()
+                .filter(|j| lane.keeps(j))
+                .collect();
             let mut tx = services.pool.begin().await?;
             let w = &services.settings.workers;
             let enqueued = jobs::enqueue_batch(&mut tx, &jobs, w.shards, w.max_attempts).await?;
-            stream_offsets::store(&mut tx, &stream, &last).await?;
+            stream_offsets::store(&mut tx, &lane.position_key(&stream), &last).await?;
             tx.commit().await?;
-            counters
-                .events_read
-                .fetch_add(entries.len() as u64, Ordering::Relaxed);
+            if lane == Lane::Interactive {
+                counters
+                    .events_read
+                    .fetch_add(entries.len() as u64, Ordering::Relaxed);
+            }
             counters
                 .jobs_enqueued
                 .fetch_add(enqueued, Ordering::Relaxed);
             if let Some(ms) = entry_millis(&last) {
                 let lag = (chrono::Utc::now().timestamp_millis() - ms).max(0) as f64 / 1000.0;
-                metrics::listener_lag(&stream, lag);
+                metrics::listener_lag(&format!("{stream}:{}", lane.label()), lag);
             }
             positions.insert(stream, last);
         }
@@ -217,6 +320,7 @@ pub fn route_entries(
     services: &Services,
     stream: &str,
     entries: &[Entry],
+    lane: Lane,
 ) -> Vec<NewJob> {
     let ocr = stream == services.settings.redis.ocr_ready_stream;
     let mut jobs = Vec::with_capacity(entries.len());
@@ -227,15 +331,38 @@ pub fn route_entries(
             ProductUpdate::from_fields(&entry.id, &entry.fields)
                 .and_then(|e| routing.product_update(&e))
         };
+        // Events are counted by the interactive lane only (it sees all of them).
+        let count = lane == Lane::Interactive;
         match routed {
-            Ok(Some(job)) => {
-                metrics::listener_event(stream, "enqueued");
+            Ok(Some(mut job)) => {
+                if count {
+                    metrics::listener_event(
+                        stream,
+                        if lane.keeps(&job) {
+                            "enqueued"
+                        } else {
+                            "deferred_bulk"
+                        },
+                    );
+                }
+                if let Some(obj) = job.payload.as_object_mut() {
+                    obj.insert(
+                        "event_id".into(),
+                        serde_json::Value::String(entry.id.clone()),
+                    );
+                }
                 jobs.push(job);
             }
-            Ok(None) => metrics::listener_event(stream, "skipped"),
+            Ok(None) => {
+                if count {
+                    metrics::listener_event(stream, "skipped");
+                }
+            }
             Err(e) => {
-                tracing::warn!(stream, id = %entry.id, error = %e, "invalid stream event skipped");
-                metrics::listener_event(stream, "invalid");
+                if count {
+                    tracing::warn!(stream, id = %entry.id, error = %e, "invalid stream event skipped");
+                    metrics::listener_event(stream, "invalid");
+                }
             }
         }
     }
@@ -278,7 +405,7 @@ pub async fn replay(
             let Some(last) = entries.last().map(|e| e.id.clone()) else {
                 break;
             };
-            let jobs = route_entries(&routing, services, stream, &entries);
+            let jobs = route_entries(&routing, services, stream, &entries, Lane::Interactive);
             let w = &services.settings.workers;
             let mut tx = services.pool.begin().await.map_err(|e| e.to_string())?;
             enqueued += jobs::enqueue_batch(&mut tx, &jobs, w.shards, w.max_attempts)

@@ -181,8 +181,9 @@ impl NewJob {
     }
 }
 
-/// Merges jobs of a batch that share a dedupe key (first one wins; differing payloads
-/// lose their `diffs`, meaning "anything may have changed"). Order is kept.
+/// Merges jobs of a batch that share a dedupe key (first one wins; payloads differing
+/// in more than their `event_id` lose their `diffs`, meaning "anything may have
+/// changed"). Order is kept.
 pub fn collapse_duplicates(jobs: &[NewJob]) -> Vec<NewJob> {
     let mut out: Vec<NewJob> = Vec::with_capacity(jobs.len());
     let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
@@ -191,7 +192,7 @@ pub fn collapse_duplicates(jobs: &[NewJob]) -> Vec<NewJob> {
             Some(key) => match index.get(key) {
                 Some(&i) => {
                     if let Some(first) = out.get_mut(i) {
-                        if first.payload != job.payload {
+                        if without_event_id(&first.payload) != without_event_id(&job.payload) {
                             if let Some(obj) = first.payload.as_object_mut() {
                                 obj.insert("diffs".into(), serde_json::Value::Null);
                             }
@@ -207,6 +208,15 @@ pub fn collapse_duplicates(jobs: &[NewJob]) -> Vec<NewJob> {
         }
     }
     out
+}
+
+/// A payload without its `event_id` (the stream entry it came from), for comparisons.
+fn without_event_id(payload: &serde_json::Value) -> serde_json::Value {
+    let mut p = payload.clone();
+    if let Some(obj) = p.as_object_mut() {
+        obj.remove("event_id");
+    }
+    p
 }
 
 /// Retry delay after the `attempt`-th failure (1-based): base doubling, capped.

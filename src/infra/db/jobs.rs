@@ -202,7 +202,8 @@ pub async fn enqueue_batch(
                        $8::float8[], $10::text[])
                 AS t(k, b, s, sk, sh, p, pl, d, dk)
            ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND state = 'queued'
-           DO UPDATE SET payload = CASE WHEN job.payload = EXCLUDED.payload THEN job.payload
+           DO UPDATE SET payload = CASE WHEN job.payload - 'event_id' = EXCLUDED.payload - 'event_id'
+                                        THEN job.payload
                                         ELSE job.payload || jsonb_build_object('diffs', NULL::jsonb) END
            RETURNING (xmax = 0) AS "inserted!""#,
         &kinds,
