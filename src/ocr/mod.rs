@@ -1,1 +1,3 @@
 //! OCR prediction extraction from Google Cloud Vision documents.
+
+pub mod packaging;
