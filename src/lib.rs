@@ -5,4 +5,5 @@
 
 pub mod cli;
 pub mod ocr;
+pub mod text;
 pub mod types;
