@@ -165,15 +165,17 @@ fn is_close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
 }
 
-/// Converts a value and unit to grams or millilitres (`fl oz` counts as 30 ml).
+/// Converts a value and unit to grams or millilitres (`fl oz` counts as 30 ml), with the
+/// same floating-point results as Robotoff.
 pub fn normalize_weight(value: &str, unit: &str) -> Option<Normalized> {
     let v = parse_float(&value.replace(',', "."))?;
     let (factor, unit) = match unit {
         "g" => (1.0, "g"),
         "kg" => (1000.0, "g"),
         "mg" => (0.001, "g"),
-        "lbs" => (453.59237, "g"),
-        "oz" => (28.349523125, "g"),
+        // Pint's conversion factors, rounding included (Robotoff converts with Pint).
+        "lbs" => (453.592_370_000_000_1, "g"),
+        "oz" => (28.349_523_125_000_005, "g"),
         "ml" => (1.0, "ml"),
         "l" => (1000.0, "ml"),
         "dl" => (100.0, "ml"),
