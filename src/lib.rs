@@ -6,4 +6,5 @@
 pub mod cli;
 pub mod ocr;
 pub mod taxonomy;
+pub mod text;
 pub mod types;

@@ -2,7 +2,7 @@
 //! queries importers run on it (ancestry, deepest nodes, tag-to-id mapping).
 
 use super::load::{self, RawTaxonomy};
-use super::tag::{get_tag, is_prefixed_value};
+use super::tag::{is_prefixed_value, tagify};
 use super::{TaxonomyError, TaxonomyType};
 use once_cell::sync::OnceCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -346,11 +346,11 @@ impl Taxonomy {
         for (i, node) in self.nodes.iter().enumerate() {
             let Ok(idx) = u32::try_from(i) else { break };
             for (lang, name) in &node.names {
-                mapping.insert(format!("{lang}:{}", get_tag(name)).to_lowercase(), idx);
+                mapping.insert(format!("{lang}:{}", tagify(name)).to_lowercase(), idx);
             }
             for (lang, synonyms) in &node.synonyms {
                 for synonym in synonyms {
-                    mapping.insert(format!("{lang}:{}", get_tag(synonym)).to_lowercase(), idx);
+                    mapping.insert(format!("{lang}:{}", tagify(synonym)).to_lowercase(), idx);
                 }
             }
         }
@@ -369,7 +369,7 @@ impl Taxonomy {
     /// Canonical id of a `lang:text` value: direct match of its tag, then the same tag with
     /// the `xx` prefix; `None` when neither is known.
     pub fn canonical_id(&self, value: &str) -> Option<&str> {
-        let tag = get_tag(value);
+        let tag = tagify(value);
         if let Some(id) = self.id_for_tag(&tag) {
             return Some(id);
         }

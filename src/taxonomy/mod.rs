@@ -1,15 +1,13 @@
 //! Open Food Facts taxonomies: loading, node graph queries and tag-to-id mapping.
 
-mod fold;
 mod graph;
 mod load;
 mod registry;
 mod tag;
 
-pub use fold::{fold, fold_keep_length, fold_without_deletion};
 pub use graph::{NodeRef, Taxonomy, TaxonomyNode};
 pub use registry::{Taxonomies, TaxonomySet};
-pub use tag::{get_tag, is_prefixed_value};
+pub use tag::{is_prefixed_value, tagify};
 
 use std::fmt;
 use std::path::PathBuf;

@@ -1,7 +1,8 @@
-//! Tag normalisation of free text (`"Épi d'or"` → `"epi-d-or"`), used to map names and
-//! synonyms of taxonomy nodes to tags.
+//! Tag normalisation of taxonomy names and synonyms (`"Épi d'or"` → `"epi-d-or"`), as the
+//! Open Food Facts SDK builds its taxonomy mappings: every punctuation sign becomes a hyphen
+//! (unlike `crate::text::get_tag`, which drops `!` and `?`).
 
-use super::fold::fold_keep_length;
+use crate::text::fold_without_insertion_deletion;
 
 /// Characters replaced by a hyphen when building a tag.
 const HYPHENATED: &[char] = &[
@@ -12,10 +13,10 @@ const HYPHENATED: &[char] = &[
 /// Returns the tag of `text`: lowercased, accents folded (length-preserving), punctuation
 /// turned into hyphens, runs of hyphens collapsed and outer hyphens removed. A two-letter
 /// language prefix (`fr:`) is kept as is.
-pub fn get_tag(text: &str) -> String {
+pub fn tagify(text: &str) -> String {
     let lower = text.to_lowercase();
     let (prefix, body) = split_lang_prefix(&lower);
-    let folded = fold_keep_length(body);
+    let folded = fold_without_insertion_deletion(body);
     let mut mapped = String::with_capacity(folded.len());
     for c in folded.chars() {
         if c == 'œ' {
@@ -59,7 +60,8 @@ pub fn is_prefixed_value(value: &str) -> bool {
 mod tests {
     use super::*;
 
-    /// Cases of `tests/unit/utils/text/test_text.py::test_get_tag` (conformance `text-001`..`010`).
+    /// The cases of `tests/unit/utils/text/test_text.py::test_get_tag` (conformance
+    /// `text-001`..`010`) give the same tags with this normalisation.
     #[test]
     fn tags_match_open_food_facts_normalisation() {
         let cases = [
@@ -75,14 +77,14 @@ mod tests {
             ("люкс", "люкс"),
         ];
         for (text, expected) in cases {
-            assert_eq!(get_tag(text), expected, "get_tag({text:?})");
+            assert_eq!(tagify(text), expected, "tagify({text:?})");
         }
     }
 
     #[test]
     fn language_prefix_is_kept() {
-        assert_eq!(get_tag("FR:Bio Européen"), "fr:bio-europeen");
-        assert_eq!(get_tag("en:"), "en:");
+        assert_eq!(tagify("FR:Bio Européen"), "fr:bio-europeen");
+        assert_eq!(tagify("en:"), "en:");
         assert!(is_prefixed_value("en:organic"));
         assert!(!is_prefixed_value("en:"));
         assert!(!is_prefixed_value("organic"));

@@ -7,7 +7,9 @@ mod vocabulary;
 pub use grammar::PackagingGrammarError;
 pub use vocabulary::{TerminalKind, Vocabulary, VocabularyError};
 
-use crate::taxonomy::fold;
+use super::content::OcrContent;
+use super::resources::OcrResources;
+use crate::text::{collapse_spaces, fold};
 use crate::types::{Prediction, PredictionType};
 use grammar::{Grammar, Span};
 use once_cell::sync::Lazy;
@@ -205,15 +207,7 @@ fn python_repr(value: Option<&str>) -> String {
 
 /// Lowercases, folds to ASCII and collapses runs of spaces.
 fn normalise(text: &str) -> String {
-    let folded = fold(&text.to_lowercase());
-    let mut out = String::with_capacity(folded.len());
-    for c in folded.chars() {
-        if c == ' ' && out.ends_with(' ') {
-            continue;
-        }
-        out.push(c);
-    }
-    out
+    collapse_spaces(&fold(&text.to_lowercase()))
 }
 
 static FRENCH_PARSER: Lazy<Result<PackagingParser, PackagingError>> =
@@ -238,6 +232,12 @@ pub fn find_packaging_in_text(text: &str) -> Vec<Prediction> {
             Vec::new()
         }
     }
+}
+
+/// Packaging predictions of the content, from its contiguous full text (or its first text
+/// annotation when the document has no full text).
+pub fn find_packaging(content: &OcrContent<'_>, _res: &OcrResources) -> Vec<Prediction> {
+    find_packaging_in_text(content.default_text())
 }
 
 #[cfg(test)]
