@@ -358,6 +358,31 @@ impl<T> KeywordProcessor<T> {
         sentence.get(..end).unwrap_or("")
     }
 
+    /// Whether both tries have the same shape and clean names (children compared as
+    /// sets), which also shows that removals left no dead branches behind.
+    pub fn same_trie(&self, other: &KeywordProcessor<T>) -> bool
+    where
+        T: PartialEq,
+    {
+        fn eq<T: PartialEq>(
+            a: &KeywordProcessor<T>,
+            x: u32,
+            b: &KeywordProcessor<T>,
+            y: u32,
+        ) -> bool {
+            let (Some(nx), Some(ny)) = (a.node(x), b.node(y)) else {
+                return false;
+            };
+            nx.value == ny.value
+                && nx.children.len() == ny.children.len()
+                && nx
+                    .children
+                    .iter()
+                    .all(|(c, cx)| b.child(y, *c).is_some_and(|cy| eq(a, *cx, b, cy)))
+        }
+        self.len() == other.len() && eq(self, 0, other, 0)
+    }
+
     /// Whether both processors hold the same keywords with the same clean names.
     pub fn same_keywords(&self, other: &KeywordProcessor<T>) -> bool
     where
