@@ -5,7 +5,7 @@ mod grammar;
 mod vocabulary;
 
 pub use grammar::PackagingGrammarError;
-pub use vocabulary::{TerminalKind, Vocabulary, VocabularyError};
+pub use vocabulary::{taxonomy_terminals, TerminalKind, Vocabulary, VocabularyError};
 
 use super::content::OcrContent;
 use super::resources::OcrResources;

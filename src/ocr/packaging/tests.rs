@@ -147,3 +147,44 @@ fn text_without_a_reading_is_an_error() {
     assert!(find_packaging_in_text("a\u{b}b").is_empty());
     assert_eq!(elements("   "), json!([]));
 }
+
+/// The built-in vocabulary is the one the reference generated from the packaging taxonomies:
+/// the shapes of the shipped taxonomy give exactly its shape terminals, and its materials give
+/// the same names (four plastics have been renamed in the taxonomy since, e.g.
+/// `en:pet-1-polyethylene-terephthalate`, and the reference keeps the names it generated).
+#[test]
+fn vocabulary_matches_the_packaging_taxonomies() {
+    use crate::taxonomy::{Taxonomy, TaxonomyType};
+    let data = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data"));
+    let Ok(vocabulary) = Vocabulary::french() else {
+        panic!("built-in vocabulary")
+    };
+    let Ok(shapes) = Taxonomy::load(data, TaxonomyType::PackagingShape) else {
+        panic!("shapes taxonomy")
+    };
+    let generated = vocabulary::taxonomy_terminals(&shapes, "fr", &["en:unknown"]);
+    let built_in: Vec<(String, String)> = vocabulary
+        .names(TerminalKind::Shape)
+        .map(|n| {
+            let tag = vocabulary.tag(TerminalKind::Shape, n).unwrap_or_default();
+            (n.to_string(), tag.to_string())
+        })
+        .collect();
+    assert_eq!(generated, built_in);
+
+    let Ok(materials) = Taxonomy::load(data, TaxonomyType::PackagingMaterial) else {
+        panic!("materials taxonomy")
+    };
+    let mut generated: Vec<String> =
+        vocabulary::taxonomy_terminals(&materials, "fr", &["en:unknown"])
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+    let mut built_in: Vec<String> = vocabulary
+        .names(TerminalKind::Material)
+        .map(str::to_string)
+        .collect();
+    generated.sort();
+    built_in.sort();
+    assert_eq!(generated, built_in);
+}

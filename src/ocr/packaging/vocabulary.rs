@@ -1,6 +1,8 @@
 //! The terminal vocabulary of the French packaging grammar: shape, material and recycling
 //! names with the taxonomy id each one maps to.
 
+use crate::taxonomy::Taxonomy;
+use crate::text::fold;
 use std::collections::HashMap;
 
 /// The three kinds of packaging terminals.
@@ -95,4 +97,44 @@ impl Vocabulary {
     pub fn tag(&self, kind: TerminalKind, text: &str) -> Option<&str> {
         self.tags.get(&(kind, text.to_string())).map(String::as_str)
     }
+}
+
+/// Terminal names of a packaging taxonomy in `lang`, as `(name, node id)` pairs in matching
+/// order: for each node with a name in `lang` (and not in `ignore`), its name, its `xx`
+/// name and its synonyms in `lang` and `xx`, lowercased and folded to ASCII, without
+/// duplicates; then longest names first (a name with more `/` first among equals).
+pub fn taxonomy_terminals(
+    taxonomy: &Taxonomy,
+    lang: &str,
+    ignore: &[&str],
+) -> Vec<(String, String)> {
+    let mut terminals: Vec<(String, String)> = Vec::new();
+    for node in taxonomy.iter() {
+        let Some(name) = node.names.get(lang) else {
+            continue;
+        };
+        if ignore.contains(&node.id()) {
+            continue;
+        }
+        let mut names: Vec<&str> = Vec::new();
+        if !name.is_empty() {
+            names.push(name);
+        }
+        names.extend(node.names.get("xx").map(String::as_str));
+        names.extend(node.synonyms_in(lang).iter().map(String::as_str));
+        names.extend(node.synonyms_in("xx").iter().map(String::as_str));
+        let mut seen: Vec<String> = Vec::new();
+        for name in names {
+            let normalised = fold(&name.to_lowercase());
+            let normalised = normalised.trim();
+            if !normalised.is_empty() && !seen.iter().any(|s| s == normalised) {
+                seen.push(normalised.to_string());
+            }
+        }
+        terminals.extend(seen.into_iter().map(|n| (n, node.id().to_string())));
+    }
+    terminals.sort_by_key(|(name, _)| {
+        std::cmp::Reverse((name.chars().count(), name.matches('/').count()))
+    });
+    terminals
 }
