@@ -12,4 +12,6 @@ pub mod infra;
 pub mod jobs;
 pub mod ocr;
 pub mod shard;
+pub mod taxonomy;
+pub mod text;
 pub mod types;
