@@ -127,7 +127,7 @@ pub fn is_digit_string(s: &str) -> bool {
 fn is_unicode_digit(c: char) -> bool {
     // Decimal digits and the superscript/subscript/circled digits Python also counts.
     c.is_numeric()
-        && (c.to_digit(10).is_some()
+        && (c.is_ascii_digit()
             || matches!(c as u32, 0xB2 | 0xB3 | 0xB9 | 0x2070..=0x2079 | 0x2080..=0x2089 | 0x2460..=0x2468)
             || unicode_decimal(c))
 }

@@ -39,12 +39,15 @@ struct RawCityFields {
     coordonnees_gps: Option<(f64, f64)>,
 }
 
+/// Identity of a city in the list: name, postal code and coordinates (as bits).
+type CityKey = (String, String, Option<(u64, u64)>);
+
 /// Loads the gzipped La Poste JSON list; duplicates are dropped, file order is kept.
 pub fn load_cities_fr(path: &Path) -> Result<Vec<City>, ResourceError> {
     let text = read_text(path)?;
     let items: Vec<RawCityItem> =
         serde_json::from_str(&text).map_err(|e| ResourceError::format(path, e.to_string()))?;
-    let mut seen: HashSet<(String, String, Option<(u64, u64)>)> = HashSet::new();
+    let mut seen: HashSet<CityKey> = HashSet::new();
     let mut cities = Vec::with_capacity(items.len());
     for item in items {
         let f = item.fields;

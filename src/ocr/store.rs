@@ -17,8 +17,7 @@ pub fn store_tag(store: &str) -> String {
     store
         .to_lowercase()
         .replace(" & ", "-")
-        .replace(' ', "-")
-        .replace('\'', "-")
+        .replace([' ', '\''], "-")
 }
 
 /// Reads `store` or `store||pattern` lines (a store listed twice keeps its last pattern),

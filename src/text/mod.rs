@@ -75,9 +75,7 @@ pub fn get_tag(text: &str) -> String {
     let folded = fold_without_deletion(text).to_lowercase();
     let replaced = folded
         .replace(" & ", "-")
-        .replace(' ', "-")
-        .replace('\'', "-")
-        .replace('.', "-")
+        .replace([' ', '\'', '.'], "-")
         .replace(['!', '?'], "");
     collapse_spaces(&replaced).trim_matches('-').to_string()
 }
