@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod infra;
+pub mod insights;
 pub mod jobs;
 pub mod ocr;
 pub mod shard;
