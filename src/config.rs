@@ -25,6 +25,7 @@ pub struct Settings {
     pub product_opener: ProductOpenerSettings,
     pub triton: TritonSettings,
     pub workers: WorkerSettings,
+    pub insights: InsightSettings,
     pub cluster: ClusterSettings,
     pub log: LogSettings,
 }
@@ -201,6 +202,17 @@ pub struct WorkerSettings {
     pub poll_interval_ms: u64,
     /// Finished jobs are kept this long for inspection.
     pub done_retention_hours: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InsightSettings {
+    /// Minutes between the import of an automatically processable insight and its
+    /// automatic application (Robotoff's `INSIGHT_AUTOMATIC_PROCESSING_WAIT`).
+    pub automatic_processing_wait_mins: u32,
+    /// Longest wait for a product shard to answer an import, refresh or deletion, in
+    /// seconds.
+    pub shard_call_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
