@@ -313,5 +313,15 @@ async fn shards_import_refresh_and_delete() {
         common::count(&app.pool, "SELECT count(*) FROM product_insight").await,
         0
     );
+    let gone =
+        insight_importer::ask_shard(&app.services, BARCODE, |reply| ShardMsg::DeleteProduct {
+            barcode: BARCODE.into(),
+            server_type: ServerType::Off,
+            reply,
+        })
+        .await
+        .expect("shard answers")
+        .expect("delete product");
+    assert_eq!((gone.predictions_deleted, gone.insights_deleted), (0, 0));
     app.shutdown().await;
 }

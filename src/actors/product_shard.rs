@@ -147,8 +147,8 @@ impl Actor for ProductShard {
                 server_type,
                 reply,
             } => {
-                let result = match begin(&state.services, &barcode, server_type).await {
-                    Ok((mut tx, _)) => {
+                let result = match begin_deletion(&state.services, &barcode, server_type).await {
+                    Ok(mut tx) => {
                         let r =
                             insight_importer::delete_product(&mut tx, &barcode, server_type).await;
                         finish(tx, r, &barcode, server_type).await
@@ -164,8 +164,8 @@ impl Actor for ProductShard {
                 logos,
                 reply,
             } => {
-                let result = match begin(&state.services, &barcode, server_type).await {
-                    Ok((mut tx, _)) => {
+                let result = match begin_deletion(&state.services, &barcode, server_type).await {
+                    Ok(mut tx) => {
                         let r = insight_importer::delete_images(
                             &mut tx,
                             &barcode,
@@ -208,12 +208,23 @@ async fn begin(
     server_type: ServerType,
 ) -> Result<(Tx, insight_importer::Importing), ImportError> {
     let importing = insight_importer::Importing::from_settings(&services.settings).await?;
-    let tx = services
+    Ok((
+        begin_deletion(services, barcode, server_type).await?,
+        importing,
+    ))
+}
+
+/// Opens the transaction of a deletion (which reads no importer data file).
+async fn begin_deletion(
+    services: &Services,
+    barcode: &str,
+    server_type: ServerType,
+) -> Result<Tx, ImportError> {
+    services
         .pool
         .begin()
         .await
-        .map_err(|e| db_error("opening a transaction", barcode, server_type, e))?;
-    Ok((tx, importing))
+        .map_err(|e| db_error("opening a transaction", barcode, server_type, e))
 }
 
 /// Commits an operation that succeeded; an error rolls it back (the transaction is
