@@ -25,6 +25,7 @@ pub struct Settings {
     pub product_opener: ProductOpenerSettings,
     pub triton: TritonSettings,
     pub workers: WorkerSettings,
+    pub insights: InsightSettings,
     pub cluster: ClusterSettings,
     pub log: LogSettings,
 }
@@ -208,6 +209,17 @@ pub struct WorkerSettings {
     /// Wait before a product update is processed, in seconds; updates of one product
     /// inside the wait collapse into one job.
     pub update_wait_secs: f64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InsightSettings {
+    /// Minutes between the import of an automatically processable insight and its
+    /// automatic application (Robotoff's `INSIGHT_AUTOMATIC_PROCESSING_WAIT`).
+    pub automatic_processing_wait_mins: u32,
+    /// Longest wait for a product shard to answer an import, refresh or deletion, in
+    /// seconds.
+    pub shard_call_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

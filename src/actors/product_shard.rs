@@ -1,8 +1,10 @@
 //! ProductShard: one actor per barcode shard; every write for a product runs here, in order.
 
+use super::insight_importer::{self, DeletionSummary, ImportError, ImportSummary, LogoPolicy};
 use super::job_dispatcher::DispatcherMsg;
 use super::{job_runner, Services, JOB_DISPATCHER};
 use crate::infra::db::jobs::ClaimedJob;
+use crate::types::{Prediction, ServerType};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 pub enum ShardMsg {
@@ -10,6 +12,34 @@ pub enum ShardMsg {
     Run(ClaimedJob),
     /// Which shard this is (liveness check).
     Ping(RpcReplyPort<u32>),
+    /// Store predictions of one product and update its insights (one transaction).
+    ImportPredictions {
+        barcode: String,
+        server_type: ServerType,
+        predictions: Vec<Prediction>,
+        reply: RpcReplyPort<Result<ImportSummary, ImportError>>,
+    },
+    /// Recompute a product's insights from its stored predictions (after a product
+    /// update or an annotation).
+    RefreshInsights {
+        barcode: String,
+        server_type: ServerType,
+        reply: RpcReplyPort<Result<ImportSummary, ImportError>>,
+    },
+    /// The product was deleted: drop its predictions and non-annotated insights.
+    DeleteProduct {
+        barcode: String,
+        server_type: ServerType,
+        reply: RpcReplyPort<Result<DeletionSummary, ImportError>>,
+    },
+    /// Images of the product were deleted.
+    DeleteImages {
+        barcode: String,
+        server_type: ServerType,
+        image_ids: Vec<String>,
+        logos: LogoPolicy,
+        reply: RpcReplyPort<Result<DeletionSummary, ImportError>>,
+    },
 }
 
 pub struct ProductShard;
@@ -70,7 +100,144 @@ impl Actor for ProductShard {
             ShardMsg::Ping(reply) => {
                 let _ = reply.send(state.shard);
             }
+            ShardMsg::ImportPredictions {
+                barcode,
+                server_type,
+                predictions,
+                reply,
+            } => {
+                let result = match begin(&state.services, &barcode, server_type).await {
+                    Ok((mut tx, importing)) => {
+                        let r = insight_importer::import_product_predictions(
+                            &mut tx,
+                            &importing,
+                            &barcode,
+                            server_type,
+                            predictions,
+                        )
+                        .await;
+                        finish(tx, r, &barcode, server_type).await
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(result);
+            }
+            ShardMsg::RefreshInsights {
+                barcode,
+                server_type,
+                reply,
+            } => {
+                let result = match begin(&state.services, &barcode, server_type).await {
+                    Ok((mut tx, importing)) => {
+                        let r = insight_importer::refresh_product(
+                            &mut tx,
+                            &importing,
+                            &barcode,
+                            server_type,
+                        )
+                        .await;
+                        finish(tx, r, &barcode, server_type).await
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(result);
+            }
+            ShardMsg::DeleteProduct {
+                barcode,
+                server_type,
+                reply,
+            } => {
+                let result = match begin_deletion(&state.services, &barcode, server_type).await {
+                    Ok(mut tx) => {
+                        let r =
+                            insight_importer::delete_product(&mut tx, &barcode, server_type).await;
+                        finish(tx, r, &barcode, server_type).await
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(result);
+            }
+            ShardMsg::DeleteImages {
+                barcode,
+                server_type,
+                image_ids,
+                logos,
+                reply,
+            } => {
+                let result = match begin_deletion(&state.services, &barcode, server_type).await {
+                    Ok(mut tx) => {
+                        let r = insight_importer::delete_images(
+                            &mut tx,
+                            &barcode,
+                            server_type,
+                            &image_ids,
+                            logos,
+                        )
+                        .await;
+                        finish(tx, r, &barcode, server_type).await
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(result);
+            }
         }
         Ok(())
     }
+}
+
+type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
+
+fn db_error(
+    doing: &'static str,
+    barcode: &str,
+    server_type: ServerType,
+    e: sqlx::Error,
+) -> ImportError {
+    ImportError::Db {
+        doing,
+        barcode: barcode.to_string(),
+        server_type,
+        message: e.to_string(),
+    }
+}
+
+/// Opens the transaction of one importer operation, with what importing needs.
+async fn begin(
+    services: &Services,
+    barcode: &str,
+    server_type: ServerType,
+) -> Result<(Tx, insight_importer::Importing), ImportError> {
+    let importing = insight_importer::Importing::from_settings(&services.settings).await?;
+    Ok((
+        begin_deletion(services, barcode, server_type).await?,
+        importing,
+    ))
+}
+
+/// Opens the transaction of a deletion (which reads no importer data file).
+async fn begin_deletion(
+    services: &Services,
+    barcode: &str,
+    server_type: ServerType,
+) -> Result<Tx, ImportError> {
+    services
+        .pool
+        .begin()
+        .await
+        .map_err(|e| db_error("opening a transaction", barcode, server_type, e))
+}
+
+/// Commits an operation that succeeded; an error rolls it back (the transaction is
+/// dropped).
+async fn finish<T>(
+    tx: Tx,
+    result: Result<T, ImportError>,
+    barcode: &str,
+    server_type: ServerType,
+) -> Result<T, ImportError> {
+    let value = result?;
+    tx.commit()
+        .await
+        .map_err(|e| db_error("committing", barcode, server_type, e))?;
+    Ok(value)
 }

@@ -1,7 +1,9 @@
 //! PostgreSQL access: the pool, migrations, and one repository module per concern.
 
 pub mod fence;
+pub mod insights;
 pub mod jobs;
+pub mod predictions;
 pub mod products;
 pub mod stream_offsets;
 
