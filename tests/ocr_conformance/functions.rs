@@ -174,9 +174,10 @@ pub fn run_case(case: &Value) -> Result<(), String> {
             expect_eq(got, &expected)
         }
         "robotoff.utils.text.get_tag" => expect_eq(json!(get_tag(input_str)), &expected),
-        "match_packaging" => {
-            Err("match_packaging is provided by the packaging extractor, not built yet".into())
-        }
+        "match_packaging" => match robotoff::ocr::packaging::match_packaging(input_str) {
+            Ok(elements) => expect_eq(json!(elements), &expected),
+            Err(e) => Err(format!("match_packaging failed: {e}")),
+        },
         other => Err(format!("no implementation for function {other:?}")),
     }
 }
