@@ -85,7 +85,12 @@ impl App {
         let settings = Arc::new(settings);
         let node_id = settings.node_id();
         let names = Names::new(format!("{node_id}-{:08x}", rand::random::<u32>()));
+        let resources = Arc::new(
+            crate::actors::handlers::JobResources::new(&settings)
+                .context("could not build the HTTP client")?,
+        );
         let services = Services {
+            resources,
             settings: settings.clone(),
             pool: pool.clone(),
             node_id,

@@ -514,6 +514,9 @@ async fn replay_reenqueues_without_moving_positions() {
     let pool = PgPool::connect(&db).await.expect("pool");
     assert_eq!(count(&pool, "SELECT count(*) FROM job").await, 4);
     let services = robotoff::actors::Services {
+        resources: std::sync::Arc::new(
+            robotoff::actors::handlers::JobResources::new(&s).expect("resources"),
+        ),
         settings: std::sync::Arc::new(s),
         pool: pool.clone(),
         node_id: "t".into(),

@@ -148,7 +148,7 @@ async fn execute(
             }
             jobs::record_probe(&mut tx, job.id, job.barcode.as_deref(), started_at).await?;
         }
-        other => return Err(JobError::Unsupported(other.as_str())),
+        other => super::handlers::run(services, &services.resources, other, job, &mut tx).await?,
     }
     if !jobs::complete(&mut tx, job.id, job.lease, started_at).await? {
         tx.rollback().await?;

@@ -1,6 +1,7 @@
 //! The supervision tree: one module per actor, and the shared context they start from.
 
 pub mod cluster_link;
+pub mod handlers;
 pub mod insight_importer;
 pub mod job_dispatcher;
 pub mod job_runner;
@@ -19,13 +20,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// What every actor is started with: settings, the database pool, this node's name,
-/// and the names under which the tree's actors are registered.
+/// the names under which the tree's actors are registered, shared job resources.
 #[derive(Debug, Clone)]
 pub struct Services {
     pub settings: Arc<Settings>,
     pub pool: PgPool,
     pub node_id: String,
     pub names: Names,
+    /// Data and clients the job handlers share (OCR data loads on first use).
+    pub resources: Arc<handlers::JobResources>,
 }
 
 /// Actor names of one tree. Names are process-wide in ractor's registry, so each tree

@@ -65,7 +65,9 @@ pub fn run(config: Option<&std::path::Path>, args: ReplayArgs) -> anyhow::Result
     super::runtime()?.block_on(async move {
         let (pool, local) = open_database(&settings, false).await?;
         crate::infra::db::migrate(&pool).await?;
+        let resources = Arc::new(crate::actors::handlers::JobResources::new(&settings)?);
         let services = Services {
+            resources,
             node_id: settings.node_id(),
             settings: Arc::new(settings),
             pool: pool.clone(),

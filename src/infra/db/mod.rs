@@ -1,6 +1,7 @@
 //! PostgreSQL access: the pool, migrations, and one repository module per concern.
 
 pub mod fence;
+pub mod image_import;
 pub mod insights;
 pub mod jobs;
 pub mod predictions;
