@@ -407,3 +407,78 @@ pub async fn delete_image_records(
         image_predictions_deleted,
     })
 }
+
+/// What was removed of a product on one flavor.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlavorRecords {
+    /// Logos of the product's images (to remove from the nearest-neighbour index).
+    pub logo_ids: Vec<i32>,
+    pub images: u64,
+    pub image_predictions: u64,
+    pub predictions: u64,
+    pub insights: u64,
+}
+
+/// Removes everything the service holds for a product on one flavor except annotated
+/// insights: logos, image predictions, images, predictions, open insights (a product
+/// that moved to another flavor, spec pipeline §2.3 step 4).
+pub async fn delete_flavor_records(
+    conn: &mut PgConnection,
+    barcode: &str,
+    server_type: ServerType,
+) -> Result<FlavorRecords, sqlx::Error> {
+    let st = server_type.name();
+    let logo_ids: Vec<i32> = sqlx::query_scalar!(
+        "SELECT la.id FROM logo_annotation la
+         JOIN image_prediction ip ON ip.id = la.image_prediction_id
+         JOIN image i ON i.id = ip.image_id
+         WHERE i.barcode = $1 AND i.server_type = $2 ORDER BY la.id",
+        barcode,
+        st
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    sqlx::query!("DELETE FROM logo_annotation WHERE id = ANY($1)", &logo_ids)
+        .execute(&mut *conn)
+        .await?;
+    let image_predictions = sqlx::query!(
+        "DELETE FROM image_prediction WHERE image_id IN
+             (SELECT id FROM image WHERE barcode = $1 AND server_type = $2)",
+        barcode,
+        st
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let images = sqlx::query!(
+        "DELETE FROM image WHERE barcode = $1 AND server_type = $2",
+        barcode,
+        st
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let predictions = sqlx::query!(
+        "DELETE FROM prediction WHERE barcode = $1 AND server_type = $2",
+        barcode,
+        st
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let insights = sqlx::query!(
+        "DELETE FROM product_insight WHERE barcode = $1 AND server_type = $2 AND annotation IS NULL",
+        barcode,
+        st
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(FlavorRecords {
+        logo_ids,
+        images,
+        image_predictions,
+        predictions,
+        insights,
+    })
+}
