@@ -89,7 +89,7 @@ pub fn load_stores(path: &Path) -> Result<StoreData, ResourceError> {
 /// Robotoff's search: left to right; at each position the first store (in sorted order)
 /// whose pattern matches there, not preceded or followed by a word character, wins; the
 /// search resumes after the match.
-pub fn store_matches<'t>(stores: &StoreData, text: &'t str) -> Vec<(usize, usize, usize)> {
+pub fn store_matches(stores: &StoreData, text: &str) -> Vec<(usize, usize, usize)> {
     let mut out = Vec::new();
     let mut pos = 0usize;
     while pos <= text.len() {
