@@ -3,7 +3,7 @@
 use super::content::OcrContent;
 use super::keywords::read_text;
 use super::resources::{OcrResources, ResourceError};
-use crate::text::{strip_accents_ascii, KeywordProcessor};
+use crate::text::{strip_accents_ascii, CharOffsets, KeywordProcessor};
 use crate::types::{Prediction, PredictionType};
 use serde::Deserialize;
 use serde_json::json;
@@ -155,38 +155,53 @@ impl<'a> AddressExtractor<'a> {
         city_start: usize,
         city_end: usize,
     ) -> Option<(String, usize, usize)> {
+        self.postal_code_near(text, &CharOffsets::new(text), city, city_start, city_end)
+    }
+
+    fn postal_code_near(
+        &self,
+        text: &str,
+        offsets: &CharOffsets,
+        city: &City,
+        city_start: usize,
+        city_end: usize,
+    ) -> Option<(String, usize, usize)> {
         let code = &city.postal_code;
         if code.is_empty() || !code.chars().all(|c| c.is_ascii_digit()) {
             return None;
         }
-        let chars: Vec<char> = text.chars().collect();
         let sub_start = city_start.saturating_sub(self.postal_code_search_distance);
-        let sub_end = chars.len().min(city_end + self.postal_code_search_distance);
-        let sub = chars.get(sub_start..sub_end.max(sub_start)).unwrap_or(&[]);
-        let code_chars: Vec<char> = code.chars().collect();
-        let n = code_chars.len();
-        let is_digit = |c: char| c.is_ascii_digit();
+        let sub_end = offsets
+            .char_count()
+            .min(city_end + self.postal_code_search_distance);
+        let (b0, b1) = (
+            offsets.char_to_byte(sub_start),
+            offsets.char_to_byte(sub_end),
+        );
+        let sub = text.get(b0..b1.max(b0)).unwrap_or("");
+        let is_digit = |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit());
         // First occurrence not preceded or followed by an ASCII digit.
-        (0..=sub.len().saturating_sub(n)).find_map(|i| {
-            let window = sub.get(i..i + n)?;
-            if window != code_chars.as_slice() {
-                return None;
+        for (i, _) in sub.match_indices(code.as_str()) {
+            let before = sub.get(..i).and_then(|r| r.chars().next_back());
+            let after = sub.get(i + code.len()..).and_then(|r| r.chars().next());
+            if !is_digit(before) && !is_digit(after) {
+                let start = offsets.byte_to_char(b0 + i);
+                return Some((code.clone(), start, start + code.len()));
             }
-            let before_ok = i == 0 || sub.get(i - 1).is_some_and(|c| !is_digit(*c));
-            let after_ok = sub.get(i + n).is_none_or(|c| !is_digit(*c));
-            (before_ok && after_ok).then(|| (code.clone(), sub_start + i, sub_start + i + n))
-        })
+        }
+        None
     }
 
     /// One location prediction per city name with a postal code nearby; for a name shared
     /// by several cities, the first city (in list order) whose code is found is used.
     pub fn extract_addresses(&self, content: &OcrContent<'_>) -> Vec<Prediction> {
         let text = Self::normalize_text(Self::text_of(content));
-        let char_count = text.chars().count();
+        let offsets = CharOffsets::new(&text);
+        let char_count = offsets.char_count();
         let mut out = Vec::new();
         for (group, city_start, city_end) in self.find_city_names(&text) {
             let found = group.iter().find_map(|city| {
-                self.find_nearby_postal_code(&text, city, city_start, city_end)
+                self.postal_code_near(&text, &offsets, city, city_start, city_end)
                     .map(|pc| (city, pc))
             });
             let Some((city, (_, pc_start, pc_end))) = found else {
@@ -196,7 +211,9 @@ impl<'a> AddressExtractor<'a> {
                 .min(pc_start)
                 .saturating_sub(self.text_extract_distance);
             let end = (city_end.max(pc_end) + self.text_extract_distance).min(char_count);
-            let extract = crate::text::char_slice(&text, start, end);
+            let extract = text
+                .get(offsets.char_to_byte(start)..offsets.char_to_byte(end))
+                .unwrap_or("");
             let mut p = Prediction::new(PredictionType::Location);
             p.data = json!({
                 "country_code": "fr",

@@ -4,6 +4,7 @@
 pub mod brand;
 pub mod category;
 pub mod content;
+pub mod corpus;
 pub mod document;
 pub mod expiration_date;
 mod extract;

@@ -27,7 +27,7 @@ impl OcrRegex {
             pattern.to_string()
         };
         #[allow(clippy::expect_used)]
-        let regex = Regex::new(&full).expect("built-in OCR pattern compiles");
+        let regex = compile(&full).expect("built-in OCR pattern compiles");
         Self { regex, field }
     }
 
@@ -36,6 +36,84 @@ impl OcrRegex {
         let text = content.text(self.field);
         (text, captures_all(&self.regex, text))
     }
+}
+
+/// Backtracking steps allowed per search. Python's `re` has no limit; a finite one only
+/// guards against runaway patterns (the built-in ones backtrack a few steps per position,
+/// but a search over a whole large document adds them all up).
+pub const BACKTRACK_LIMIT: usize = 1 << 34;
+
+/// Compiles a pattern (Python `re` syntax) with [`BACKTRACK_LIMIT`].
+pub fn compile(pattern: &str) -> Result<Regex, fancy_regex::Error> {
+    fancy_regex::RegexBuilder::new(&pythonize(pattern))
+        .backtrack_limit(BACKTRACK_LIMIT)
+        .build()
+}
+
+/// Python's `\w` (letters, numbers, `_`) inside a character class.
+const PY_WORD: &str = r"\p{L}\p{N}_";
+/// Python's `\s` (`str.isspace`, which also counts U+001C..U+001F) inside a class.
+const PY_SPACE: &str = r"\s\x1C-\x1F";
+
+/// Rewrites `\w` and `\s` to the character sets Python's `re` gives them on `str`
+/// patterns (Rust's `\w` also has combining marks, its `\s` lacks U+001C..U+001F).
+pub fn pythonize(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut in_class = false;
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(e @ ('w' | 's')) => {
+                    let set = if e == 'w' { PY_WORD } else { PY_SPACE };
+                    if in_class {
+                        out.push_str(set);
+                    } else {
+                        out.push('[');
+                        out.push_str(set);
+                        out.push(']');
+                    }
+                }
+                Some(other) => {
+                    out.push('\\');
+                    out.push(other);
+                }
+                None => out.push('\\'),
+            },
+            '[' if !in_class => {
+                in_class = true;
+                out.push('[');
+                // A `]` right after `[` or `[^` is a literal.
+                if chars.peek() == Some(&'^') {
+                    out.push('^');
+                    chars.next();
+                }
+                if chars.peek() == Some(&']') {
+                    out.push(']');
+                    chars.next();
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(']');
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Whether `c` is a word character for Python's `re` (`\w` on `str`).
+pub fn is_py_word_char(c: char) -> bool {
+    use std::sync::LazyLock;
+    static WORD: LazyLock<Option<regex::Regex>> =
+        LazyLock::new(|| regex::Regex::new(r"^[\p{L}\p{N}_]$").ok());
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric() || c == '_';
+    }
+    let mut buf = [0u8; 4];
+    WORD.as_ref()
+        .is_some_and(|re| re.is_match(c.encode_utf8(&mut buf)))
 }
 
 /// All non-overlapping matches of `regex` in `text`, left to right. A match that hits the
@@ -55,4 +133,23 @@ pub fn group<'t>(caps: &Caps<'t>, i: usize) -> &'t str {
 /// Byte span of the whole match.
 pub fn span(caps: &Caps<'_>) -> (usize, usize) {
     caps.get(0).map_or((0, 0), |m| (m.start(), m.end()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_classes() {
+        assert_eq!(
+            pythonize(r"(?<!\w)a\s?b"),
+            r"(?<![\p{L}\p{N}_])a[\s\x1C-\x1F]?b"
+        );
+        assert_eq!(pythonize(r"[\-\s.]x\\w"), r"[\-\s\x1C-\x1F.]x\\w");
+        assert_eq!(pythonize(r"[]\w]"), r"[]\p{L}\p{N}_]");
+        assert!(is_py_word_char('é'));
+        assert!(is_py_word_char('٣'));
+        assert!(!is_py_word_char('\u{301}'));
+        assert!(!is_py_word_char('-'));
+    }
 }

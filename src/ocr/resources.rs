@@ -80,11 +80,15 @@ pub struct LabelData {
     pub logos: HashMap<String, String>,
 }
 
-/// Store names sorted longest first, and the pattern matching any of them.
+/// Store names sorted longest first with their patterns: one case-insensitive pattern per
+/// store (anchored, with its word-boundary look-ahead) and a prefilter for all of them.
 #[derive(Debug)]
 pub struct StoreData {
     pub stores: Vec<(String, String)>,
-    pub regex: fancy_regex::Regex,
+    /// Any store pattern (without look-arounds): finds where a store can start.
+    pub prefilter: regex::Regex,
+    /// `^(?:pattern)(?!\w)` per store, in store order.
+    pub anchored: Vec<fancy_regex::Regex>,
 }
 
 /// Everything the OCR extractors read from the data directory. Cheap to create: nothing

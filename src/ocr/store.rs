@@ -3,7 +3,6 @@
 use super::content::OcrContent;
 use super::document::OcrField;
 use super::keywords::read_lines;
-use super::pattern::{captures_all, span};
 use super::resources::{OcrResources, ResourceError, StoreData};
 use crate::types::{Prediction, PredictionType};
 use serde_json::{json, Map, Value};
@@ -20,8 +19,11 @@ pub fn store_tag(store: &str) -> String {
         .replace([' ', '\''], "-")
 }
 
-/// Reads `store` or `store||pattern` lines (a store listed twice keeps its last pattern),
-/// sorts stores longest name first, and builds one pattern with a group per store.
+/// Reads `store` or `store||pattern` lines (a store listed twice keeps its last pattern)
+/// and sorts stores longest name first. Robotoff joins the patterns into one
+/// `((?<!\w)p1(?!\w))|((?<!\w)p2(?!\w))|...`; searching it position by position is
+/// what [`extract_stores`] does, with a prefilter to skip positions where no store
+/// pattern can start.
 pub fn load_stores(path: &Path) -> Result<StoreData, ResourceError> {
     let mut order: Vec<String> = Vec::new();
     let mut patterns: HashMap<String, String> = HashMap::new();
@@ -56,31 +58,86 @@ pub fn load_stores(path: &Path) -> Result<StoreData, ResourceError> {
             .cmp(&a.0.chars().count())
             .then_with(|| a.0.cmp(&b.0))
     });
-    let joined = stores
+    let union = stores
         .iter()
-        .map(|(_, p)| format!(r"((?<!\w){p}(?!\w))"))
+        .map(|(_, p)| format!("(?:{p})"))
         .collect::<Vec<_>>()
         .join("|");
-    let regex = fancy_regex::Regex::new(&format!("(?i){joined}"))
-        .map_err(|e| ResourceError::format(path, format!("store pattern does not compile: {e}")))?;
-    Ok(StoreData { stores, regex })
+    let prefilter = regex::RegexBuilder::new(&union)
+        .case_insensitive(true)
+        .size_limit(64 << 20)
+        .build()
+        .map_err(|e| ResourceError::format(path, format!("store patterns do not compile: {e}")))?;
+    let anchored = stores
+        .iter()
+        .map(|(store, p)| {
+            super::pattern::compile(&format!(r"(?i)^(?:{p})(?!\w)")).map_err(|e| {
+                ResourceError::format(
+                    path,
+                    format!("pattern of store {store:?} does not compile: {e}"),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(StoreData {
+        stores,
+        prefilter,
+        anchored,
+    })
 }
 
-/// One prediction per match, for the store whose group matched.
+/// Robotoff's search: left to right; at each position the first store (in sorted order)
+/// whose pattern matches there, not preceded or followed by a word character, wins; the
+/// search resumes after the match.
+pub fn store_matches(stores: &StoreData, text: &str) -> Vec<(usize, usize, usize)> {
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    while pos <= text.len() {
+        let Some(candidate) = stores.prefilter.find_at(text, pos) else {
+            break;
+        };
+        let s = candidate.start();
+        let preceded_by_word = text
+            .get(..s)
+            .and_then(|r| r.chars().next_back())
+            .is_some_and(super::pattern::is_py_word_char);
+        let rest = text.get(s..).unwrap_or("");
+        let found = if preceded_by_word {
+            None
+        } else {
+            stores
+                .anchored
+                .iter()
+                .enumerate()
+                .find_map(|(k, re)| match re.find(rest) {
+                    Ok(Some(m)) => Some((k, s + m.end())),
+                    _ => None,
+                })
+        };
+        match found {
+            Some((k, e)) if e > s => {
+                out.push((k, s, e));
+                pos = e;
+            }
+            _ => {
+                // No store at `s`: try from the next character.
+                pos = s + rest.chars().next().map_or(1, char::len_utf8);
+            }
+        }
+    }
+    out
+}
+
+/// One prediction per match, for the store whose pattern matched.
 pub fn extract_stores(stores: &StoreData, content: &OcrContent<'_>) -> Vec<Prediction> {
     let text = content.text(OcrField::FullTextContiguous);
     let mut out = Vec::new();
-    for caps in captures_all(&stores.regex, text) {
-        let found = (1..caps.len()).find_map(|i| caps.get(i).map(|m| (i - 1, m.as_str())));
-        let Some((idx, matched)) = found else {
-            continue;
-        };
-        let Some((store, _)) = stores.stores.get(idx) else {
+    for (k, start, end) in store_matches(stores, text) {
+        let Some((store, _)) = stores.stores.get(k) else {
             continue;
         };
         let mut data = Map::new();
-        data.insert("text".into(), json!(matched));
-        let (start, end) = span(&caps);
+        data.insert("text".into(), json!(text.get(start..end).unwrap_or("")));
         super::insert_bbox(&mut data, content, text, start, end);
         let mut p = Prediction::new(PredictionType::Store);
         p.value = Some(store.clone());
@@ -108,5 +165,35 @@ mod tests {
     fn store_tags() {
         assert_eq!(store_tag("Marks & Spencer"), "marks-spencer");
         assert_eq!(store_tag("Trader Joe's"), "trader-joe-s");
+    }
+
+    #[test]
+    fn stores_need_word_boundaries_and_longest_names_win() {
+        let dir = std::env::temp_dir().join(format!("robotoff-stores-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("stores.txt");
+        let _ = std::fs::write(
+            &path,
+            "Aldi||milsani\nCarrefour\nCarrefour Market\nwoolworths||woolworths?\n",
+        );
+        let data = load_stores(&path).ok();
+        let _ = std::fs::remove_dir_all(&dir);
+        let Some(data) = data else {
+            panic!("store list loads");
+        };
+        let found = |t: &str| -> Vec<String> {
+            extract_stores(&data, &OcrContent::Text(t))
+                .into_iter()
+                .filter_map(|p| p.value)
+                .collect()
+        };
+        assert_eq!(
+            found("chez Carrefour Market et MILSANI"),
+            vec!["Carrefour Market", "Aldi"]
+        );
+        assert!(found("xcarrefour carrefourx").is_empty());
+        // The optional `s` is given back when a word character follows it.
+        assert!(found("woolworthsx").is_empty());
+        assert_eq!(found("woolworths!"), vec!["woolworths"]);
     }
 }

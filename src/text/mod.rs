@@ -180,6 +180,12 @@ mod tests {
     }
 
     #[test]
+    fn fold_table_is_sorted_for_binary_search() {
+        assert!(FOLD_TABLE.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(FOLD_TABLE.iter().all(|(cp, r)| *cp > 0x7F && r.is_ascii()));
+    }
+
+    #[test]
     fn tags_follow_open_food_facts_rules() {
         assert_eq!(get_tag("Reflets de France"), "reflets-de-france");
         assert_eq!(get_tag("M&M's"), "m&m-s");
