@@ -25,9 +25,9 @@ pub struct ExtractOcrArgs {
     /// Number of worker threads (default: all cores).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// Data directory (taxonomies, OCR keyword lists).
-    #[arg(long, env = "ROBOTOFF__DATA__DIR", default_value = "data")]
-    pub data_dir: PathBuf,
+    /// Data directory (taxonomies, OCR keyword lists); default: the `data.dir` setting.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     /// Files (.json, .json.gz), directories, or `-` for stdin.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
@@ -153,7 +153,12 @@ fn process(input: &Input, types: &[PredictionType], res: &OcrResources) -> (Valu
     }
 }
 
-pub fn run(args: ExtractOcrArgs) -> anyhow::Result<ExitCode> {
+pub fn run(config: Option<&std::path::Path>, args: ExtractOcrArgs) -> anyhow::Result<ExitCode> {
+    let mut overrides = crate::config::Overrides::default();
+    if let Some(dir) = &args.data_dir {
+        overrides.set("data.dir", dir.display().to_string());
+    }
+    let data_dir = super::load_settings(config, &overrides)?.data.dir;
     let format = match args.format.as_str() {
         "json" => Format::Json,
         "jsonl" => Format::Jsonl,
@@ -164,10 +169,10 @@ pub fn run(args: ExtractOcrArgs) -> anyhow::Result<ExitCode> {
     if inputs.iter().filter(|i| matches!(i, Input::Stdin)).count() > 1 {
         bail!("standard input (-) can be given only once");
     }
-    let res = OcrResources::new(&args.data_dir);
+    let res = OcrResources::new(&data_dir);
     for kind in &types {
         ocr::prepare(*kind, &res)
-            .with_context(|| format!("loading data for {kind} from {}", args.data_dir.display()))?;
+            .with_context(|| format!("loading data for {kind} from {}", data_dir.display()))?;
     }
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(jobs) = args.jobs {

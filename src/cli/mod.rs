@@ -41,7 +41,7 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::ExtractOcr(args) => extract_ocr::run(args),
+        Command::ExtractOcr(args) => extract_ocr::run(cli.config.as_deref(), args),
         Command::Serve(args) => serve::run(cli.config.as_deref(), args),
         Command::Migrate => migrate::run(cli.config.as_deref()),
         Command::Jobs(args) => jobs::run(cli.config.as_deref(), args),
