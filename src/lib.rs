@@ -1,7 +1,7 @@
 //! Robotoff: predictions, insights and questions from Open Food Facts product photos.
 //!
 //! Dependencies point one way: `http` → `actors` → `infra` → domain modules
-//! (`types`, `jobs`, `shard`, `ocr`, ...), which do no I/O of their own.
+//! (`types`, `jobs`, `shard`, `ocr`, `taxonomy`, ...), which do no I/O of their own.
 
 pub mod actors;
 pub mod app;
@@ -13,4 +13,6 @@ pub mod infra;
 pub mod jobs;
 pub mod ocr;
 pub mod shard;
+pub mod taxonomy;
+pub mod text;
 pub mod types;

@@ -1,1 +1,47 @@
-//! OCR prediction extraction from Google Cloud Vision documents.
+//! OCR prediction extraction: Cloud Vision documents (or plain text) in, predictions out,
+//! one extractor per prediction type, run in Robotoff's order.
+
+pub mod brand;
+pub mod category;
+pub mod content;
+pub mod document;
+pub mod expiration_date;
+mod extract;
+pub mod image_flag;
+pub mod image_lang;
+pub mod image_orientation;
+pub mod keywords;
+pub mod label;
+pub mod location;
+pub mod nutrient;
+pub mod packager_code;
+pub mod packaging;
+pub mod pattern;
+pub mod product_weight;
+pub mod resources;
+pub mod store;
+pub mod trace;
+
+pub use content::OcrContent;
+pub use document::{OcrDocument, OcrField, OcrParseError};
+pub use extract::{
+    extract, extract_from_bytes, extract_one, prepare, ExtractError, DEFAULT_OCR_PREDICTION_TYPES,
+    OCR_PREDICTION_TYPES,
+};
+pub use resources::{OcrResources, ResourceError};
+
+use serde_json::{Map, Value};
+
+/// Adds `data.bounding_box_absolute` for the bytes `start..end` of `text` when the
+/// content has words there.
+pub(crate) fn insert_bbox(
+    data: &mut Map<String, Value>,
+    content: &OcrContent<'_>,
+    text: &str,
+    start: usize,
+    end: usize,
+) {
+    if let Some(bb) = content.bounding_box(text, start, end) {
+        data.insert("bounding_box_absolute".into(), bb.to_json());
+    }
+}

@@ -68,7 +68,8 @@ impl fmt::Display for PredictionType {
 #[error("unknown prediction type: {0:?}")]
 pub struct UnknownPredictionType(pub String);
 
-/// A prediction as Robotoff serialises it (field names are part of the API).
+/// A prediction as Robotoff serialises it: every field is written (absent ones as
+/// `null`), in Robotoff's order, and `server_type` defaults to `off`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Prediction {
     #[serde(rename = "type")]
@@ -85,26 +86,31 @@ pub struct Prediction {
     pub predictor: Option<String>,
     #[serde(default)]
     pub predictor_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub barcode: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub timestamp: Option<NaiveDateTime>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub source_image: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub id: Option<i32>,
     #[serde(default)]
     pub confidence: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server_type: Option<ServerType>,
+    #[serde(default = "default_server_type")]
+    pub server_type: ServerType,
 }
 
 fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(serde_json::Map::new())
 }
 
+fn default_server_type() -> ServerType {
+    ServerType::Off
+}
+
 impl Prediction {
-    /// A prediction of `kind` with empty data and every optional field unset.
+    /// A prediction of `kind` with empty data, every optional field unset and server
+    /// type `off`.
     pub fn new(kind: PredictionType) -> Self {
         Self {
             kind,
@@ -119,7 +125,7 @@ impl Prediction {
             source_image: None,
             id: None,
             confidence: None,
-            server_type: None,
+            server_type: ServerType::Off,
         }
     }
 }
@@ -135,5 +141,15 @@ mod tests {
             assert_eq!(t.as_str().parse::<PredictionType>(), Ok(*t));
         }
         assert!("nope".parse::<PredictionType>().is_err());
+    }
+
+    #[test]
+    fn serialises_every_field_in_robotoff_order() {
+        let json =
+            serde_json::to_string(&Prediction::new(PredictionType::Label)).unwrap_or_default();
+        assert_eq!(
+            json,
+            r#"{"type":"label","data":{},"value_tag":null,"value":null,"automatic_processing":null,"predictor":null,"predictor_version":null,"barcode":null,"timestamp":null,"source_image":null,"id":null,"confidence":null,"server_type":"off"}"#
+        );
     }
 }
