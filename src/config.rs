@@ -82,6 +82,11 @@ pub struct HttpSettings {
     pub body_limit: u64,
     /// Timeout of calls to other services made while answering a request, in seconds.
     pub downstream_timeout_secs: u64,
+    /// Largest file (OCR JSON, image) downloaded from an image host for a request, in bytes.
+    pub max_download_bytes: usize,
+    /// Bearer token of `POST /batch/import`; empty refuses every call.
+    #[serde(default, skip_serializing)]
+    pub batch_job_key: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

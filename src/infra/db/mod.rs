@@ -1,8 +1,15 @@
 //! PostgreSQL access: the pool, migrations, and one repository module per concern.
 
 pub mod fence;
+pub mod image_predictions;
+pub mod images;
+pub mod insight_query;
 pub mod jobs;
+pub mod logos;
+pub mod prediction_query;
 pub mod products;
+pub mod rows;
+pub mod stats;
 pub mod stream_offsets;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
