@@ -67,6 +67,14 @@ impl Params {
         self.values.insert(name.to_string(), vec![value.into()]);
     }
 
+    /// The name of a parameter holding a NUL character (no text column can store one).
+    pub fn with_nul(&self) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(k, vs)| k.contains('\0') || vs.iter().any(|v| v.contains('\0')))
+            .map(|(k, _)| k.as_str())
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.values.contains_key(name)
     }

@@ -240,10 +240,12 @@ impl Router {
         let mut response = match self.resolve(&req.method, &req.path) {
             Resolution::Found(route, vars) => {
                 req.path_params = vars;
-                let fut = (route.handler)(state, req);
-                match fut.await {
-                    Ok(r) => r,
-                    Err(e) => e.into_response(),
+                match nul_error(&req) {
+                    Some(e) => e.into_response(),
+                    None => match (route.handler)(state, req).await {
+                        Ok(r) => r,
+                        Err(e) => e.into_response(),
+                    },
                 }
             }
             Resolution::WrongMethod(allowed) if req.method == Method::OPTIONS => {
@@ -274,6 +276,16 @@ impl Router {
         }
         response
     }
+}
+
+/// A 400 for a NUL character in a parameter or a path segment.
+fn nul_error(req: &ApiRequest) -> Option<ApiError> {
+    if let Some(name) = req.params.with_nul() {
+        return Some(super::params::invalid(name, "It contains a NUL character."));
+    }
+    req.path_params.iter().any(|p| p.contains('\0')).then(|| {
+        ApiError::bad_request("invalid_path", "the path contains a NUL character")
+    })
 }
 
 fn method_list(methods: &[Method]) -> String {

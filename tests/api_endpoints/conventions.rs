@@ -16,6 +16,7 @@ async fn parameter_errors_name_the_parameter() {
         ("/api/v1/questions?countries=fr,zz", "400 Bad Request", "invalid `countries` value: ['fr', 'zz']"),
         ("/api/v1/insights?server_type=off-pro", "invalid `server_type`: off-pro", "invalid `server_type`: off-pro"),
         ("/api/v1/images/crop?image_url=x", "Missing parameter", "The \"y_min\" parameter is required."),
+        ("/api/v1/questions/random?brands=a%00b", "Invalid parameter", "The \"brands\" parameter is invalid. It contains a NUL character."),
     ] {
         let (status, body) = api.get(path).await;
         assert_eq!(status, 400, "{path}");
