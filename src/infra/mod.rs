@@ -4,3 +4,4 @@
 pub mod db;
 pub mod local_pg;
 pub mod metrics;
+pub mod product_opener;

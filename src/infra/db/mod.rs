@@ -1,8 +1,10 @@
 //! PostgreSQL access: the pool, migrations, and one repository module per concern.
 
+pub mod annotations;
 pub mod fence;
 pub mod jobs;
 pub mod products;
+pub mod votes;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
