@@ -1,6 +1,7 @@
 //! Command-line interface: one subcommand per file.
 
 pub mod extract_ocr;
+pub mod import_products;
 pub mod jobs;
 pub mod migrate;
 pub mod serve;
@@ -31,6 +32,8 @@ pub enum Command {
     Jobs(jobs::JobsArgs),
     /// Extract predictions from Google Cloud Vision OCR documents.
     ExtractOcr(extract_ocr::ExtractOcrArgs),
+    /// Load an Open Food Facts JSONL dump (plain or .gz) into the product store.
+    ImportProducts(import_products::ImportProductsArgs),
 }
 
 /// Entry point of the binary: runs the subcommand; an error is printed as one message
@@ -42,6 +45,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(cli.config.as_deref(), args),
         Command::Migrate => migrate::run(cli.config.as_deref()),
         Command::Jobs(args) => jobs::run(cli.config.as_deref(), args),
+        Command::ImportProducts(args) => import_products::run(cli.config.as_deref(), args),
     };
     match result {
         Ok(code) => code,
