@@ -25,6 +25,7 @@ pub struct Settings {
     pub product_opener: ProductOpenerSettings,
     pub triton: TritonSettings,
     pub workers: WorkerSettings,
+    pub annotation: AnnotationSettings,
     pub cluster: ClusterSettings,
     pub log: LogSettings,
 }
@@ -152,6 +153,10 @@ pub struct ProductOpenerSettings {
     pub user: String,
     #[serde(default, skip_serializing)]
     pub password: String,
+    /// `user:password` sent as HTTP Basic auth with every request (staging servers
+    /// need `off:off`); empty = none.
+    #[serde(default, skip_serializing)]
+    pub request_auth: String,
     pub off: FlavorUrls,
     pub obf: FlavorUrls,
     pub opff: FlavorUrls,
@@ -213,6 +218,19 @@ pub struct WorkerSettings {
     /// Wait before a product update is processed, in seconds; updates of one product
     /// inside the wait collapse into one job.
     pub update_wait_secs: f64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnotationSettings {
+    /// How often due insights (`process_after` passed) are applied automatically, in seconds.
+    pub auto_apply_interval_secs: u64,
+    /// Random spread around that interval, in seconds.
+    pub auto_apply_jitter_secs: u64,
+    /// Most insights applied by one run of the automatic processing.
+    pub auto_apply_batch: i64,
+    /// Longest wait for a product shard to answer an annotation, in seconds.
+    pub timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -302,6 +320,12 @@ impl Settings {
         if self.workers.max_attempts < 1 {
             return Err(ConfigError::Invalid(
                 "workers.max_attempts must be at least 1".into(),
+            ));
+        }
+        if self.annotation.auto_apply_interval_secs == 0 || self.annotation.auto_apply_batch < 1 {
+            return Err(ConfigError::Invalid(
+                "annotation.auto_apply_interval_secs and annotation.auto_apply_batch must be at least 1"
+                    .into(),
             ));
         }
         if self.roles.is_empty() {

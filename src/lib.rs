@@ -4,6 +4,7 @@
 //! (`types`, `jobs`, `shard`, `ocr`, `taxonomy`, ...), which do no I/O of their own.
 
 pub mod actors;
+pub mod annotation;
 pub mod app;
 pub mod cli;
 pub mod config;

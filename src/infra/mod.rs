@@ -5,4 +5,5 @@ pub mod db;
 pub mod image_fetch;
 pub mod local_pg;
 pub mod metrics;
+pub mod product_opener;
 pub mod redis_streams;

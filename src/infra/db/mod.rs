@@ -1,5 +1,6 @@
 //! PostgreSQL access: the pool, migrations, and one repository module per concern.
 
+pub mod annotations;
 pub mod fence;
 pub mod image_predictions;
 pub mod images;
@@ -11,6 +12,7 @@ pub mod products;
 pub mod rows;
 pub mod stats;
 pub mod stream_offsets;
+pub mod votes;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
