@@ -3,8 +3,9 @@ the documented 503s of features this node does not offer yet."""
 
 import schemathesis
 
-# `error` codes of deliberate 503 answers (see src/http): the logo index, annotation
-# and logo writes until they are wired, dataset refresh and batch imports.
+# `error` codes of deliberate 503 answers (see src/http): the logo index, annotations
+# on a node without product shards, logo writes, dataset refresh, batch and image
+# prediction imports.
 UNAVAILABLE = {
     "index_not_ready",
     "annotation_unavailable",

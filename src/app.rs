@@ -151,6 +151,7 @@ impl App {
                 redis,
                 resources,
                 image_hosts,
+                services: services.clone(),
             };
             let listener = tokio::net::TcpListener::bind(settings.http.addr)
                 .await

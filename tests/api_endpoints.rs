@@ -13,6 +13,9 @@ mod questions;
 #[path = "api_endpoints/insights.rs"]
 mod insights;
 
+#[path = "api_endpoints/annotate.rs"]
+mod annotate;
+
 #[path = "api_endpoints/catalog.rs"]
 mod catalog;
 

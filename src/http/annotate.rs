@@ -95,22 +95,81 @@ pub async fn annotate(state: AppState, req: ApiRequest) -> Result<Response, ApiE
     }))
 }
 
-/// Where a validated annotation goes: the annotation operation run in the insight's
-/// product shard. Until the node has that operation, requests are refused with a 503
-/// and nothing is written.
+/// Where a validated annotation goes: the annotation operation, run in the product
+/// shard that owns the insight's product.
 mod backend {
     use super::{AnnotateOutcome, AnnotateRequest};
+    use crate::actors::product_shard::{self, RouteError};
+    use crate::actors::CallError;
+    use crate::annotation::{self, AnnotateError, Auth, Caller};
     use crate::http::error::ApiError;
     use crate::http::AppState;
+    use std::time::Duration;
+    use warp::http::StatusCode;
+
+    /// Longest wait for the shard (the annotation may include Product Opener writes,
+    /// each with its own timeout).
+    const ANNOTATE_TIMEOUT: Duration = Duration::from_secs(60);
 
     pub async fn annotate(
-        _state: &AppState,
+        state: &AppState,
         request: AnnotateRequest,
     ) -> Result<AnnotateOutcome, ApiError> {
-        tracing::warn!(insight = %request.insight_id, "annotation refused: not available on this node");
-        Err(ApiError::unavailable(
-            "annotation_unavailable",
-            "annotations cannot be saved by this node yet",
-        ))
+        let insight_id = request.insight_id;
+        let caller = match request.auth {
+            Some(c) => Caller::User(Auth {
+                session_cookie: c.session_cookie,
+                username: c.username,
+                password: c.password,
+            }),
+            None => Caller::Anonymous,
+        };
+        let req = annotation::AnnotateRequest {
+            insight_id,
+            annotation: request.annotation,
+            update: request.update,
+            data: request.data,
+            device_id: request.device_id,
+            caller,
+        };
+        match product_shard::annotate(&state.services, req, ANNOTATE_TIMEOUT).await {
+            Ok(outcome) => Ok(AnnotateOutcome {
+                status_code: outcome.status.code(),
+                status: outcome.status.name().to_string(),
+                description: outcome.description,
+            }),
+            Err(e) => Err(route_error(insight_id, e)),
+        }
+    }
+
+    fn route_error(insight_id: uuid::Uuid, e: RouteError) -> ApiError {
+        match e {
+            RouteError::Lookup { source, .. } => {
+                crate::http::reply::db_error("looking up the insight to annotate")(source)
+            }
+            RouteError::Shard { source, shard, .. } => {
+                tracing::warn!(insight = %insight_id, shard, error = %source, "annotation not routed");
+                let why = match source {
+                    CallError::Timeout(_) => "the annotation did not finish in time, retry later",
+                    _ => "the product's shard is not running on this node, retry later",
+                };
+                ApiError::unavailable("annotation_unavailable", why)
+            }
+            RouteError::Annotate(AnnotateError::InvalidRequest(e)) => {
+                ApiError::bad_request("invalid_annotation", e.to_string())
+            }
+            RouteError::Annotate(AnnotateError::Plan(e)) => {
+                ApiError::bad_request("cannot_annotate", e.to_string())
+            }
+            RouteError::Annotate(e @ AnnotateError::ProductOpener { .. }) => {
+                tracing::error!(insight = %insight_id, error = %e, "Product Opener refused an annotation");
+                ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "product_opener_error",
+                    "Product Opener refused the edit; nothing was saved",
+                )
+            }
+            RouteError::Annotate(e) => ApiError::internal(e),
+        }
     }
 }

@@ -94,6 +94,8 @@ pub struct AppState {
     pub resources: Arc<Resources>,
     /// Downloads from the configured image hosts only.
     pub image_hosts: ImageHosts,
+    /// The node's services, for calls to product shards.
+    pub services: crate::actors::Services,
 }
 
 /// `server_type` of a request: from a JSON body's `server_type` key when there is one,

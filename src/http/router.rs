@@ -283,9 +283,10 @@ fn nul_error(req: &ApiRequest) -> Option<ApiError> {
     if let Some(name) = req.params.with_nul() {
         return Some(super::params::invalid(name, "It contains a NUL character."));
     }
-    req.path_params.iter().any(|p| p.contains('\0')).then(|| {
-        ApiError::bad_request("invalid_path", "the path contains a NUL character")
-    })
+    req.path_params
+        .iter()
+        .any(|p| p.contains('\0'))
+        .then(|| ApiError::bad_request("invalid_path", "the path contains a NUL character"))
 }
 
 fn method_list(methods: &[Method]) -> String {
