@@ -152,6 +152,9 @@ impl App {
                 resources,
                 image_hosts,
                 services: services.clone(),
+                cache: Arc::new(http::cache::ListingCache::new(Duration::from_millis(
+                    settings.http.listing_cache_ms,
+                ))),
             };
             let listener = tokio::net::TcpListener::bind(settings.http.addr)
                 .await

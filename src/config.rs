@@ -85,6 +85,9 @@ pub struct HttpSettings {
     pub downstream_timeout_secs: u64,
     /// Largest file (OCR JSON, image) downloaded from an image host for a request, in bytes.
     pub max_download_bytes: usize,
+    /// How long anonymous question and insight listings are served from memory, in
+    /// milliseconds (0: never). Callers who have voted always get fresh listings.
+    pub listing_cache_ms: u64,
     /// Bearer token of `POST /batch/import`; empty refuses every call.
     #[serde(default, skip_serializing)]
     pub batch_job_key: String,

@@ -87,7 +87,14 @@ pub fn parse(req: &ApiRequest) -> Result<AnnotateRequest, ApiError> {
 /// `POST /insights/annotate`.
 pub async fn annotate(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let request = parse(&req)?;
-    let outcome = backend::annotate(&state, request).await?;
+    // This caller now has (or may have) a vote: its listings must be fresh again.
+    let mut voters = vec![format!("device:{}", request.device_id)];
+    if let Some(u) = request.auth.as_ref().and_then(Credentials::username) {
+        voters.push(format!("user:{u}"));
+    }
+    let outcome = backend::annotate(&state, request).await;
+    state.cache.forget_voters(&voters);
+    let outcome = outcome?;
     json(&json!({
         "status_code": outcome.status_code,
         "status": outcome.status,

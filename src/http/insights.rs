@@ -4,6 +4,7 @@ use super::auth::{device_id, parse_auth, voter, Voter};
 use super::countries::countries_param;
 use super::error::ApiError;
 use super::params::{barcode_filter, normalize_barcode};
+use super::questions::{body_response, cacheable, cached_json};
 use super::reply::{bytes, db_error, empty, json};
 use super::router::ApiRequest;
 use super::{dto, server_type, AppState};
@@ -46,10 +47,21 @@ pub async fn list(state: AppState, req: ApiRequest) -> Result<Response, ApiError
     f.lc = p.list("lc").filter(|c| !c.is_empty());
     let device = device_id(p, &req.headers, req.peer);
     let auth = parse_auth(&req.headers)?;
-    f.exclude_voted = Some(match voter(auth.as_ref(), device) {
+    let excluded = match voter(auth.as_ref(), device) {
         Voter::Username(u) => VoteExclusion::Username(u),
         Voter::Device(d) => VoteExclusion::Device(d),
-    });
+    };
+    // Random listings are drawn anew each time; others may come from the cache.
+    let key = if order != Some(InsightOrder::Random) && cacheable(&state, &excluded).await? {
+        let k = super::cache::key(&req.path, p);
+        if let Some(body) = state.cache.body(&k) {
+            return Ok(body_response(body));
+        }
+        Some(k)
+    } else {
+        None
+    };
+    f.exclude_voted = Some(excluded);
     let rows = insight_query::list(&state.pool, &f, order, Some(count), offset)
         .await
         .map_err(db_error("listing insights"))?;
@@ -62,7 +74,11 @@ pub async fn list(state: AppState, req: ApiRequest) -> Result<Response, ApiError
     } else {
         "found"
     };
-    json(&json!({"count": total, "insights": insights, "status": status}))
+    cached_json(
+        &state,
+        key,
+        &json!({"count": total, "insights": insights, "status": status}),
+    )
 }
 
 /// `GET /insights/{barcode}`: every open insight of a product.

@@ -3,6 +3,7 @@
 
 pub mod annotate;
 pub mod auth;
+pub mod cache;
 pub mod catalog;
 pub mod countries;
 pub mod dto;
@@ -94,6 +95,8 @@ pub struct AppState {
     pub resources: Arc<Resources>,
     /// Downloads from the configured image hosts only.
     pub image_hosts: ImageHosts,
+    /// Listings served from memory to callers who have not voted.
+    pub cache: Arc<cache::ListingCache>,
     /// The node's services, for calls to product shards.
     pub services: crate::actors::Services,
 }

@@ -67,6 +67,15 @@ impl Params {
         self.values.insert(name.to_string(), vec![value.into()]);
     }
 
+    /// Every parameter but `excluded`, with its values.
+    pub fn pairs_except(&self, excluded: &[&str]) -> Vec<(String, Vec<String>)> {
+        self.values
+            .iter()
+            .filter(|(k, _)| !excluded.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     /// The name of a parameter holding a NUL character (no text column can store one).
     pub fn with_nul(&self) -> Option<&str> {
         self.values

@@ -18,7 +18,69 @@ use warp::reply::Response;
 /// Robotoff caps the counts of question listings at this value.
 const MAX_COUNT: i64 = 100;
 
-fn exclusion(req: &ApiRequest) -> Result<VoteExclusion, ApiError> {
+/// A formatted question of a random pool with its draw weight (`n_votes + 1`).
+#[derive(Debug)]
+pub struct QuestionCandidate {
+    pub weight: f64,
+    pub question: serde_json::Value,
+}
+
+/// The cache key of a voter.
+pub fn voter_key(e: &VoteExclusion) -> String {
+    match e {
+        VoteExclusion::Username(u) => format!("user:{u}"),
+        VoteExclusion::Device(d) => format!("device:{d}"),
+    }
+}
+
+/// Whether listings for this caller may come from the cache: caching is on and the
+/// caller has never voted (remembered for the cache's TTL).
+pub async fn cacheable(state: &AppState, e: &VoteExclusion) -> Result<bool, ApiError> {
+    if !state.cache.enabled() {
+        return Ok(false);
+    }
+    let key = voter_key(e);
+    let voted = match state.cache.voted(&key) {
+        Some(v) => v,
+        None => {
+            let (user, device) = match e {
+                VoteExclusion::Username(u) => (Some(u.as_str()), ""),
+                VoteExclusion::Device(d) => (None, d.as_str()),
+            };
+            let v = stats::has_voted(&state.pool, user, device)
+                .await
+                .map_err(db_error("checking the caller's votes"))?;
+            state.cache.set_voted(key, v);
+            v
+        }
+    };
+    Ok(!voted)
+}
+
+/// Serialises `value`, remembering the body under `key` when given.
+pub fn cached_json(
+    state: &AppState,
+    key: Option<String>,
+    value: &serde_json::Value,
+) -> Result<Response, ApiError> {
+    let body = serde_json::to_vec(value)
+        .map_err(|e| ApiError::internal(format!("serialising a listing: {e}")))?;
+    let bytes = bytes::Bytes::from(body);
+    if let Some(k) = key {
+        state.cache.set_body(k, bytes.clone());
+    }
+    Ok(body_response(bytes))
+}
+
+pub fn body_response(body: bytes::Bytes) -> Response {
+    super::reply::bytes(
+        body.to_vec(),
+        "application/json",
+        warp::http::StatusCode::OK,
+    )
+}
+
+pub fn exclusion(req: &ApiRequest) -> Result<VoteExclusion, ApiError> {
     let device = device_id(&req.params, &req.headers, req.peer);
     let auth = parse_auth(&req.headers)?;
     Ok(match voter(auth.as_ref(), device) {
@@ -40,6 +102,15 @@ pub async fn by_barcode(state: AppState, req: ApiRequest) -> Result<Response, Ap
     filter.types = Some(questions::question_types(
         p.list("insight_types").as_deref(),
     ));
+    let key = if cacheable(&state, &excluded).await? {
+        let k = super::cache::key(&req.path, p);
+        if let Some(body) = state.cache.body(&k) {
+            return Ok(body_response(body));
+        }
+        Some(k)
+    } else {
+        None
+    };
     filter.exclude_voted = Some(excluded);
     let mut rows = insight_query::list(
         &state.pool,
@@ -52,10 +123,18 @@ pub async fn by_barcode(state: AppState, req: ApiRequest) -> Result<Response, Ap
     .map_err(db_error("listing the questions of a product"))?;
     rows.sort_by_key(|r| questions::type_priority(&r.kind));
     if rows.is_empty() {
-        return json(&json!({"questions": [], "status": "no_questions"}));
+        return cached_json(
+            &state,
+            key,
+            &json!({"questions": [], "status": "no_questions"}),
+        );
     }
     let questions = format_all(&state, &rows, &lang, st).await?;
-    json(&json!({"questions": questions, "status": "found"}))
+    cached_json(
+        &state,
+        key,
+        &json!({"questions": questions, "status": "found"}),
+    )
 }
 
 /// `GET /questions` (order from `order_by`), `/questions/random`, `/questions/popular`.
@@ -94,7 +173,35 @@ pub async fn collection(
     filter.campaigns = campaigns(p);
     filter.with_image = p.bool("with_image", true)?;
     filter.predictor = p.get("predictor").map(str::to_string);
-    filter.exclude_voted = Some(exclusion(&req)?);
+    let excluded = exclusion(&req)?;
+    let key = if cacheable(&state, &excluded).await? {
+        let k = super::cache::key(&format!("{}#{order:?}", req.path), p);
+        if order == InsightOrder::Random {
+            let pool = match state.cache.pool(&k) {
+                Some(pool) => pool,
+                None => {
+                    let pool =
+                        std::sync::Arc::new(random_pool(&state, &filter, count, &lang).await?);
+                    state.cache.set_pool(k, pool.clone());
+                    pool
+                }
+            };
+            let drawn = pool.draw(usize::try_from(count).unwrap_or(usize::MAX));
+            let status = if drawn.is_empty() {
+                "no_questions"
+            } else {
+                "found"
+            };
+            return json(&json!({"count": pool.count, "questions": drawn, "status": status}));
+        }
+        if let Some(body) = state.cache.body(&k) {
+            return Ok(body_response(body));
+        }
+        Some(k)
+    } else {
+        None
+    };
+    filter.exclude_voted = Some(excluded);
     let rows = insight_query::list(&state.pool, &filter, Some(order), Some(count), offset)
         .await
         .map_err(db_error("listing questions"))?;
@@ -102,10 +209,53 @@ pub async fn collection(
         .await
         .map_err(db_error("counting questions"))?;
     if rows.is_empty() {
-        return json(&json!({"count": total, "questions": [], "status": "no_questions"}));
+        return cached_json(
+            &state,
+            key,
+            &json!({"count": total, "questions": [], "status": "no_questions"}),
+        );
     }
     let questions = format_all(&state, &rows, &lang, filter.server_type).await?;
-    json(&json!({"count": total, "questions": questions, "status": "found"}))
+    cached_json(
+        &state,
+        key,
+        &json!({"count": total, "questions": questions, "status": "found"}),
+    )
+}
+
+/// Formatted random candidates for `filter` (no vote exclusion: the caller has none)
+/// and the capped count: enough candidates for many draws of `count`.
+async fn random_pool(
+    state: &AppState,
+    filter: &InsightFilter,
+    count: i64,
+    lang: &str,
+) -> Result<super::cache::QuestionPool, ApiError> {
+    let size = count.saturating_mul(10).clamp(100, 1000);
+    let rows = insight_query::random_candidates(&state.pool, filter, size)
+        .await
+        .map_err(db_error("sampling questions"))?;
+    let total = insight_query::count(&state.pool, filter, Some(MAX_COUNT))
+        .await
+        .map_err(db_error("counting questions"))?;
+    let weights: std::collections::HashMap<String, f64> = rows
+        .iter()
+        .map(|r| (r.id.to_string(), f64::from(r.n_votes.max(0)) + 1.0))
+        .collect();
+    let questions = format_all(state, &rows, lang, filter.server_type).await?;
+    let candidates = questions
+        .into_iter()
+        .filter_map(|q| {
+            let weight = weights.get(&q.insight_id).copied().unwrap_or(1.0);
+            serde_json::to_value(&q)
+                .ok()
+                .map(|question| QuestionCandidate { weight, question })
+        })
+        .collect();
+    Ok(super::cache::QuestionPool {
+        count: total,
+        candidates,
+    })
 }
 
 /// `campaigns`, or the deprecated single `campaign`.

@@ -371,3 +371,60 @@ async fn random_questions_favour_voted_insights() {
     );
     api.stop().await;
 }
+
+/// Listings are served from memory to callers without votes for `listing_cache_ms`;
+/// a caller who has voted gets fresh listings, and annotating makes them fresh at once.
+#[tokio::test]
+async fn listings_are_cached_for_callers_without_votes() {
+    let mut settings = support::settings().await;
+    settings.http.listing_cache_ms = 600_000;
+    let api = support::start_with(settings).await;
+    fixture_insight(&api.pool).await;
+    let first = api.get_json("/api/v1/questions/1?device_id=fresh").await;
+    assert_eq!(first["questions"].as_array().map(Vec::len), Some(1));
+    let random = api
+        .get_json("/api/v1/questions?order_by=random&device_id=fresh")
+        .await;
+    assert_eq!(random["count"], json!(1));
+    let other = insight(
+        &api.pool,
+        json!({"type": "label", "value_tag": "en:organic"}),
+    )
+    .await;
+    // Same listing from memory for a caller without votes (any device).
+    assert_eq!(
+        api.get_json("/api/v1/questions/1?device_id=another").await,
+        first
+    );
+    assert_eq!(
+        api.get_json("/api/v1/questions?order_by=random&device_id=fresh")
+            .await["count"],
+        json!(1)
+    );
+    // A caller with a vote reads the database: the new insight is there, the voted one not.
+    vote(&api.pool, INSIGHT_ID, "voter", None, 1).await;
+    let body = api.get_json("/api/v1/questions/1?device_id=voter").await;
+    let ids: Vec<&str> = body["questions"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|q| q["insight_id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(ids, vec![other.as_str()]);
+    // Annotating (here refused: no shards on this node) forgets what was known about
+    // the caller, whose next listing is read fresh.
+    let _ = api
+        .post_form(
+            "/api/v1/insights/annotate",
+            &[
+                ("insight_id", INSIGHT_ID),
+                ("annotation", "1"),
+                ("device_id", "fresh"),
+            ],
+            None,
+        )
+        .await;
+    vote(&api.pool, INSIGHT_ID, "fresh", None, 1).await;
+    let body = api.get_json("/api/v1/questions/1?device_id=fresh").await;
+    assert_eq!(body["questions"].as_array().map(Vec::len), Some(1));
+    assert_eq!(body["questions"][0]["insight_id"], json!(other));
+    api.stop().await;
+}

@@ -68,6 +68,8 @@ pub async fn settings() -> Settings {
     let mut s = common::settings(&url);
     s.roles = vec![robotoff::config::Role::Api];
     s.product_opener.off.images_url = "https://images.openfoodfacts.net".into();
+    // Fixtures change between requests: listings are read fresh unless a test opts in.
+    s.http.listing_cache_ms = 0;
     s
 }
 

@@ -241,6 +241,33 @@ async fn window(
 /// How many random candidates are read per requested insight.
 const RANDOM_POOL_FACTOR: i64 = 4;
 
+/// Random candidates of `filter`: a window of up to `n` matching insights from a random
+/// id, plus a window of up to `n` of those with votes; unranked.
+pub async fn random_candidates(
+    pool: &PgPool,
+    filter: &InsightFilter,
+    n: i64,
+) -> Result<Vec<InsightRow>, sqlx::Error> {
+    if n <= 0 || filter.types.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(Vec::new());
+    }
+    let (p1, p2) = {
+        let mut rng = rand::rng();
+        (
+            Uuid::from_u128(rng.random::<u128>()),
+            Uuid::from_u128(rng.random::<u128>()),
+        )
+    };
+    let mut candidates = window(pool, filter, "", p1, n).await?;
+    let voted = window(pool, filter, " AND n_votes > 0", p2, n).await?;
+    for row in voted {
+        if !candidates.iter().any(|c| c.id == row.id) {
+            candidates.push(row);
+        }
+    }
+    Ok(candidates)
+}
+
 async fn random(
     pool: &PgPool,
     filter: &InsightFilter,

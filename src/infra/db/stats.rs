@@ -81,3 +81,18 @@ pub async fn product_images(
     .await?;
     Ok(rows.into_iter().map(|r| (r.code, r.images)).collect())
 }
+
+/// Whether this user (or, without a user name, this device) has voted on any insight.
+pub async fn has_voted(
+    pool: &PgPool,
+    username: Option<&str>,
+    device_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let mut q = QueryBuilder::new("SELECT EXISTS (SELECT 1 FROM annotation_vote WHERE ");
+    match username {
+        Some(u) => q.push("username = ").push_bind(u.to_string()),
+        None => q.push("device_id = ").push_bind(device_id.to_string()),
+    };
+    q.push(")");
+    q.build_query_scalar().fetch_one(pool).await
+}

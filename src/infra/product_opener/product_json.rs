@@ -468,7 +468,8 @@ mod tests {
         assert_eq!(p.emb_codes.as_deref(), Some("FR 40.261.001 CE"));
         assert_eq!(p.brands_tags, vec!["lu".to_string(), "3".to_string()]);
         assert!(p.countries_tags.is_empty());
-        assert_eq!(p.languages_codes, vec!["en".to_string(), "fr".to_string()]);
+        // In the order of the document (serde_json keeps object order in this crate).
+        assert_eq!(p.languages_codes, vec!["fr".to_string(), "en".to_string()]);
         assert_eq!(p.unique_scans_n, 12);
         assert_eq!(p.schema_version, 1003);
         assert_eq!(p.image_size("1"), Some((10, 20)));
