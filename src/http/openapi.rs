@@ -507,6 +507,15 @@ const OPS: &[Op] = &[
     },
     Op {
         method: "get",
+        path: "/api/v1/predict/lang/product",
+        summary: "Languages of a product's images (image_lang predictions)",
+        params: &[P("barcode", "string", true, "product barcode"), SERVER_TYPE],
+        body: None,
+        ok: &[200],
+        errors: &[400],
+    },
+    Op {
+        method: "get",
         path: "/api/v1/images/crop",
         summary: "JPEG crop of a product image",
         params: &[

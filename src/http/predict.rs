@@ -184,6 +184,60 @@ fn crop_jpeg(
     Ok(out.into_inner())
 }
 
+/// `GET /predict/lang/product`: the languages of a product's images from its
+/// `image_lang` predictions: word counts per language (largest first), their share of
+/// all words, and the images counted. A product without such predictions gets empty
+/// lists (Robotoff answers 500).
+pub async fn product_languages(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let p = &req.params;
+    let barcode = super::params::normalize_barcode(p.required("barcode")?);
+    let st = server_type(&req)?;
+    let rows =
+        crate::infra::db::prediction_query::image_langs_of_product(&state.pool, &barcode, st)
+            .await
+            .map_err(super::reply::db_error("reading image_lang predictions"))?;
+    let mut counts: Vec<(String, i64)> = Vec::new();
+    let mut words: i64 = 0;
+    let mut image_ids: Vec<i64> = Vec::new();
+    for (data, source_image) in rows {
+        if let Some(id) = source_image
+            .as_deref()
+            .and_then(|s| s.rsplit('/').next())
+            .and_then(|name| name.split('.').next())
+            .and_then(|stem| stem.parse::<i64>().ok())
+        {
+            image_ids.push(id);
+        }
+        let Some(map) = data.get("count").and_then(|c| c.as_object()) else {
+            continue;
+        };
+        for (lang, n) in map {
+            let n = n.as_i64().unwrap_or(0);
+            if lang == "words" {
+                words += n;
+            } else if let Some(entry) = counts.iter_mut().find(|(l, _)| l == lang) {
+                entry.1 += n;
+            } else {
+                counts.push((lang.clone(), n));
+            }
+        }
+    }
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+    image_ids.sort_unstable();
+    let percent = |n: i64| {
+        if words > 0 {
+            n as f64 * 100.0 / words as f64
+        } else {
+            0.0
+        }
+    };
+    json(&json!({
+        "counts": counts.iter().map(|(l, n)| json!({"count": n, "lang": l})).collect::<Vec<_>>(),
+        "percent": counts.iter().map(|(l, n)| json!({"percent": percent(*n), "lang": l})).collect::<Vec<_>>(),
+        "image_ids": image_ids,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

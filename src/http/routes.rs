@@ -112,6 +112,11 @@ pub fn router() -> Router {
             handler(predict::ocr_prediction),
         ),
         r(&get, "/api/v1/images/crop", handler(predict::crop)),
+        r(
+            &get,
+            "/api/v1/predict/lang/product",
+            handler(predict::product_languages),
+        ),
         // Logos
         r(&get, "/api/v1/images/logos", handler(logos::by_ids)),
         r(&get, "/api/v1/images/logos/search", handler(logos::search)),

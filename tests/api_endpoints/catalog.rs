@@ -382,3 +382,45 @@ async fn product_audit() {
     assert_eq!(empty["insights"], json!([]));
     api.stop().await;
 }
+
+/// GET /predict/lang/product aggregates image_lang predictions.
+#[tokio::test]
+async fn product_languages_from_image_lang_predictions() {
+    let api = support::start().await;
+    for (image, data) in [
+        (
+            "1",
+            json!({"count": {"fr": 30, "en": 10, "words": 50}, "percent": {}}),
+        ),
+        (
+            "3",
+            json!({"count": {"en": 25, "words": 50}, "percent": {}}),
+        ),
+    ] {
+        sqlx::query(
+            "INSERT INTO prediction (barcode, type, data, timestamp, source_image, server_type)
+             VALUES ('00000001', 'image_lang', $1, now(), '/000/000/000/0001/' || $2 || '.jpg', 'off')",
+        )
+        .bind(&data)
+        .bind(image)
+        .execute(&api.pool)
+        .await
+        .expect("insert");
+    }
+    let body = api.get_json("/api/v1/predict/lang/product?barcode=1").await;
+    assert_eq!(
+        body,
+        json!({
+            "counts": [{"count": 35, "lang": "en"}, {"count": 30, "lang": "fr"}],
+            "percent": [{"percent": 35.0, "lang": "en"}, {"percent": 30.0, "lang": "fr"}],
+            "image_ids": [1, 3]
+        })
+    );
+    assert_eq!(
+        api.get_json("/api/v1/predict/lang/product?barcode=2").await,
+        json!({"counts": [], "percent": [], "image_ids": []})
+    );
+    let (status, _) = api.get("/api/v1/predict/lang/product").await;
+    assert_eq!(status, 400);
+    api.stop().await;
+}

@@ -64,3 +64,16 @@ pub async fn of_product(
     q.push(" ORDER BY id");
     q.build_query_as().fetch_all(pool).await
 }
+
+/// `data` and `source_image` of a product's `image_lang` predictions.
+pub async fn image_langs_of_product(
+    pool: &PgPool,
+    barcode: &str,
+    server_type: ServerType,
+) -> Result<Vec<(serde_json::Value, Option<String>)>, sqlx::Error> {
+    let mut q = QueryBuilder::new("SELECT data, source_image FROM prediction WHERE barcode = ");
+    q.push_bind(barcode.to_string());
+    q.push(" AND server_type = ").push_bind(server_type.name());
+    q.push(" AND type = 'image_lang' ORDER BY id");
+    q.build_query_as().fetch_all(pool).await
+}
