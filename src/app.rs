@@ -135,11 +135,31 @@ impl App {
                 Some(url) => Some(redis::Client::open(url).context("invalid redis.url")?),
                 None => None,
             };
+            let resources = http::Resources::load(&settings.data.dir)
+                .map_err(|e| anyhow::anyhow!("could not load the API's data files: {e}"))?;
+            let po = &settings.product_opener;
+            let image_hosts = crate::infra::image_fetch::ImageHosts::new(
+                crate::types::ServerType::ALL
+                    .iter()
+                    .map(|st| po.flavor(*st).images_url.as_str()),
+                Duration::from_secs(settings.http.downstream_timeout_secs),
+                settings.http.max_download_bytes,
+            )
+            .context("invalid product_opener images_url")?;
+            let resources = Arc::new(resources);
+            let warm = resources.clone();
+            tokio::task::spawn_blocking(move || warm.warm_up());
             let state = AppState {
                 pool: pool.clone(),
                 settings: settings.clone(),
                 names,
                 redis,
+                resources,
+                image_hosts,
+                services: services.clone(),
+                cache: Arc::new(http::cache::ListingCache::new(Duration::from_millis(
+                    settings.http.listing_cache_ms,
+                ))),
             };
             let listener = tokio::net::TcpListener::bind(settings.http.addr)
                 .await

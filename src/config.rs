@@ -26,6 +26,7 @@ pub struct Settings {
     pub triton: TritonSettings,
     pub workers: WorkerSettings,
     pub insights: InsightSettings,
+    pub annotation: AnnotationSettings,
     pub cluster: ClusterSettings,
     pub log: LogSettings,
 }
@@ -83,6 +84,14 @@ pub struct HttpSettings {
     pub body_limit: u64,
     /// Timeout of calls to other services made while answering a request, in seconds.
     pub downstream_timeout_secs: u64,
+    /// Largest file (OCR JSON, image) downloaded from an image host for a request, in bytes.
+    pub max_download_bytes: usize,
+    /// How long anonymous question and insight listings are served from memory, in
+    /// milliseconds (0: never). Callers who have voted always get fresh listings.
+    pub listing_cache_ms: u64,
+    /// Bearer token of `POST /batch/import`; empty refuses every call.
+    #[serde(default, skip_serializing)]
+    pub batch_job_key: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -148,6 +157,10 @@ pub struct ProductOpenerSettings {
     pub user: String,
     #[serde(default, skip_serializing)]
     pub password: String,
+    /// `user:password` sent as HTTP Basic auth with every request (staging servers
+    /// need `off:off`); empty = none.
+    #[serde(default, skip_serializing)]
+    pub request_auth: String,
     pub off: FlavorUrls,
     pub obf: FlavorUrls,
     pub opff: FlavorUrls,
@@ -220,6 +233,19 @@ pub struct InsightSettings {
     /// Longest wait for a product shard to answer an import, refresh or deletion, in
     /// seconds.
     pub shard_call_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnotationSettings {
+    /// How often due insights (`process_after` passed) are applied automatically, in seconds.
+    pub auto_apply_interval_secs: u64,
+    /// Random spread around that interval, in seconds.
+    pub auto_apply_jitter_secs: u64,
+    /// Most insights applied by one run of the automatic processing.
+    pub auto_apply_batch: i64,
+    /// Longest wait for a product shard to answer an annotation, in seconds.
+    pub timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -309,6 +335,12 @@ impl Settings {
         if self.workers.max_attempts < 1 {
             return Err(ConfigError::Invalid(
                 "workers.max_attempts must be at least 1".into(),
+            ));
+        }
+        if self.annotation.auto_apply_interval_secs == 0 || self.annotation.auto_apply_batch < 1 {
+            return Err(ConfigError::Invalid(
+                "annotation.auto_apply_interval_secs and annotation.auto_apply_batch must be at least 1"
+                    .into(),
             ));
         }
         if self.roles.is_empty() {

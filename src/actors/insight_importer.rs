@@ -543,3 +543,34 @@ impl Actor for InsightImporter {
         Ok(())
     }
 }
+
+/// The refresh run after every annotation (spec api-db §4.1 step 4): the product's
+/// non-annotated insights are recomputed from its stored predictions, in one transaction.
+#[derive(Debug, Clone)]
+pub struct ImporterRefresh {
+    settings: Arc<Settings>,
+}
+
+impl ImporterRefresh {
+    pub fn new(settings: Arc<Settings>) -> Self {
+        ImporterRefresh { settings }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::annotation::refresh::Refresh for ImporterRefresh {
+    async fn refresh(
+        &self,
+        pool: &sqlx::PgPool,
+        product: &crate::types::ProductId,
+    ) -> Result<(), String> {
+        let importing = Importing::from_settings(&self.settings)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
+        refresh_product(&mut tx, &importing, &product.barcode, product.server_type)
+            .await
+            .map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())
+    }
+}

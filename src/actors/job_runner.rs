@@ -122,6 +122,12 @@ async fn execute(
 ) -> Result<(), JobError> {
     let kind = JobKind::from_str(&job.kind).map_err(|_| JobError::UnknownKind(job.kind.clone()))?;
     let mut tx = services.pool.begin().await?;
+    // A job's effects and its completion commit together; if PostgreSQL itself crashes
+    // before flushing them, both are lost and the job simply runs again. So completions
+    // need not wait for the WAL flush (enqueueing still does).
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(&mut *tx)
+        .await?;
     match kind {
         JobKind::Noop => {}
         JobKind::Probe => {

@@ -3,6 +3,7 @@
 use super::insight_importer::{self, DeletionSummary, ImportError, ImportSummary, LogoPolicy};
 use super::job_dispatcher::DispatcherMsg;
 use super::{job_runner, Services, JOB_DISPATCHER};
+use crate::annotation::{self, AnnotateContext, AnnotateError, AnnotateOutcome, AnnotateRequest};
 use crate::infra::db::jobs::ClaimedJob;
 use crate::types::{Prediction, ServerType};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -40,6 +41,11 @@ pub enum ShardMsg {
         logos: LogoPolicy,
         reply: RpcReplyPort<Result<DeletionSummary, ImportError>>,
     },
+    /// Annotate an insight of a product of this shard.
+    Annotate {
+        request: AnnotateRequest,
+        reply: RpcReplyPort<Result<AnnotateOutcome, AnnotateError>>,
+    },
 }
 
 pub struct ProductShard;
@@ -48,6 +54,7 @@ pub struct ShardState {
     shard: u32,
     services: Services,
     dispatcher: String,
+    annotate: AnnotateContext,
 }
 
 #[ractor::async_trait]
@@ -67,10 +74,20 @@ impl Actor for ProductShard {
         if let Some(d) = services.names.lookup::<DispatcherMsg>(&dispatcher) {
             let _ = d.cast(DispatcherMsg::ShardStarted { shard });
         }
+        let annotate = AnnotateContext {
+            pool: services.pool.clone(),
+            po: crate::infra::product_opener::ProductOpener::new(
+                &services.settings.product_opener,
+            )?,
+            refresh: std::sync::Arc::new(insight_importer::ImporterRefresh::new(
+                services.settings.clone(),
+            )),
+        };
         Ok(ShardState {
             shard,
             services,
             dispatcher,
+            annotate,
         })
     }
 
@@ -180,6 +197,19 @@ impl Actor for ProductShard {
                 };
                 let _ = reply.send(result);
             }
+            ShardMsg::Annotate { request, reply } => {
+                let id = request.insight_id;
+                let span = tracing::info_span!("annotate", insight = %id, shard = state.shard);
+                let result = tracing::Instrument::instrument(
+                    annotation::annotate(&state.annotate, request),
+                    span,
+                )
+                .await;
+                if let Err(error) = &result {
+                    tracing::warn!(insight = %id, %error, "annotation failed");
+                }
+                let _ = reply.send(result);
+            }
         }
         Ok(())
     }
@@ -240,4 +270,61 @@ async fn finish<T>(
         .await
         .map_err(|e| db_error("committing", barcode, server_type, e))?;
     Ok(value)
+}
+
+/// Why an annotation could not be routed to, or answered by, its product's shard.
+#[derive(Debug, thiserror::Error)]
+pub enum RouteError {
+    #[error("looking up insight {insight_id}: {source}")]
+    Lookup {
+        insight_id: uuid::Uuid,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("shard {shard} of insight {insight_id}: {source}")]
+    Shard {
+        insight_id: uuid::Uuid,
+        shard: u32,
+        #[source]
+        source: super::CallError,
+    },
+    #[error(transparent)]
+    Annotate(#[from] AnnotateError),
+}
+
+/// Annotates through the shard of the insight's product (an unknown insight is
+/// answered without one), waiting at most `timeout`.
+pub async fn annotate(
+    services: &Services,
+    request: AnnotateRequest,
+    timeout: std::time::Duration,
+) -> Result<AnnotateOutcome, RouteError> {
+    let insight_id = request.insight_id;
+    let product = crate::infra::db::annotations::insight_product(&services.pool, insight_id)
+        .await
+        .map_err(|source| RouteError::Lookup { insight_id, source })?;
+    let Some((barcode, _)) = product else {
+        return Ok(AnnotateOutcome::of(
+            annotation::AnnotationStatus::ErrorUnknownInsight,
+        ));
+    };
+    let shard = crate::shard::shard_of(&barcode, services.settings.workers.shards);
+    let name = services.names.shard(shard);
+    let shard_err = |source| RouteError::Shard {
+        insight_id,
+        shard,
+        source,
+    };
+    let actor = services
+        .names
+        .lookup::<ShardMsg>(&name)
+        .ok_or_else(|| shard_err(super::CallError::NotRunning(name.clone())))?;
+    let result = super::call(
+        &actor,
+        |reply| ShardMsg::Annotate { request, reply },
+        timeout,
+    )
+    .await
+    .map_err(shard_err)?;
+    Ok(result?)
 }

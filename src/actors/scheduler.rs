@@ -27,19 +27,74 @@ pub struct Task {
 /// The tasks of a node.
 pub fn default_tasks(services: &Services) -> Vec<Task> {
     let retention = Duration::from_secs(services.settings.workers.done_retention_hours * 3600);
-    vec![Task {
-        name: "purge_done_jobs",
-        every: Duration::from_secs(3600),
-        jitter: Duration::from_secs(60),
-        run: Arc::new(move |s: Services| {
-            Box::pin(async move {
-                jobs::purge_done(&s.pool, retention)
-                    .await
-                    .map(|n| format!("{n} finished job(s) removed"))
-                    .map_err(|e| e.to_string())
-            })
-        }),
-    }]
+    let a = &services.settings.annotation;
+    let auto_apply = Task {
+        name: AUTO_APPLY_TASK,
+        every: Duration::from_secs(a.auto_apply_interval_secs),
+        jitter: Duration::from_secs(a.auto_apply_jitter_secs),
+        run: Arc::new(|s: Services| Box::pin(async move { auto_apply(&s).await })),
+    };
+    vec![
+        auto_apply,
+        Task {
+            name: "purge_done_jobs",
+            every: Duration::from_secs(3600),
+            jitter: Duration::from_secs(60),
+            run: Arc::new(move |s: Services| {
+                Box::pin(async move {
+                    jobs::purge_done(&s.pool, retention)
+                        .await
+                        .map(|n| format!("{n} finished job(s) removed"))
+                        .map_err(|e| e.to_string())
+                })
+            }),
+        },
+    ]
+}
+
+/// Name of the automatic insight processing task.
+pub const AUTO_APPLY_TASK: &str = "auto_apply_insights";
+
+/// Applies every due insight (annotation 1 with Robotoff's account, spec api-db §3.7)
+/// through its product's shard, several shards at a time. Failures are logged, counted
+/// and left for the next run.
+pub async fn auto_apply(services: &Services) -> Result<String, String> {
+    use futures::StreamExt;
+    let a = &services.settings.annotation;
+    let due = crate::infra::db::annotations::due_for_processing(&services.pool, a.auto_apply_batch)
+        .await
+        .map_err(|e| format!("listing insights due for processing: {e}"))?;
+    let total = due.len();
+    let timeout = Duration::from_secs(a.timeout_secs);
+    let concurrency = services.settings.workers.shards.max(1) as usize;
+    let outcomes: Vec<Result<&'static str, ()>> = futures::stream::iter(due)
+        .map(|insight| async move {
+            let request = crate::annotation::AnnotateRequest::automatic(insight.id);
+            match super::product_shard::annotate(services, request, timeout).await {
+                Ok(outcome) => {
+                    let name = outcome.status.name();
+                    metrics::auto_apply(name);
+                    Ok(name)
+                }
+                Err(error) => {
+                    tracing::error!(insight = %insight.id, barcode = %insight.barcode, %error, "automatic annotation failed");
+                    metrics::auto_apply("error");
+                    Err(())
+                }
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let failed = outcomes.iter().filter(|o| o.is_err()).count();
+    let retry = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(name) if *name == "error_failed_update"))
+        .count();
+    Ok(format!(
+        "{total} due insight(s): {} applied, {retry} left for Product Opener to come back, {failed} failed",
+        total - failed - retry
+    ))
 }
 
 pub enum SchedulerMsg {

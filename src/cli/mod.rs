@@ -1,6 +1,7 @@
 //! Command-line interface: one subcommand per file.
 
 pub mod extract_ocr;
+pub mod import_products;
 pub mod jobs;
 pub mod migrate;
 pub mod replay_updates;
@@ -34,6 +35,8 @@ pub enum Command {
     ExtractOcr(extract_ocr::ExtractOcrArgs),
     /// Re-read Product Opener's update streams from a time and enqueue their jobs.
     ReplayUpdates(replay_updates::ReplayArgs),
+    /// Load an Open Food Facts JSONL dump (plain or .gz) into the product store.
+    ImportProducts(import_products::ImportProductsArgs),
 }
 
 /// Entry point of the binary: runs the subcommand; an error is printed as one message
@@ -46,6 +49,7 @@ pub fn main() -> ExitCode {
         Command::Migrate => migrate::run(cli.config.as_deref()),
         Command::Jobs(args) => jobs::run(cli.config.as_deref(), args),
         Command::ReplayUpdates(args) => replay_updates::run(cli.config.as_deref(), args),
+        Command::ImportProducts(args) => import_products::run(cli.config.as_deref(), args),
     };
     match result {
         Ok(code) => code,

@@ -1,30 +1,84 @@
-//! System endpoints: status, health of each dependency, Prometheus metrics.
+//! System endpoints: status, health of each dependency, Prometheus metrics, robots.txt,
+//! the product dataset and batch imports.
 
-use super::{with_state, AppState};
+use super::auth::check_bearer;
+use super::error::ApiError;
+use super::reply;
+use super::router::ApiRequest;
+use super::AppState;
 use chrono::Utc;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 use warp::http::StatusCode;
+use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
-pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
-    let status = warp::path!("api" / "v1" / "status")
-        .and(warp::get())
-        .map(|| warp::reply::json(&serde_json::json!({"status": "running"})));
-    let health = warp::path!("api" / "v1" / "health")
-        .and(warp::get())
-        .and(with_state(state))
-        .then(|state: AppState| async move { health(state).await });
-    let metrics = warp::path!("metrics").and(warp::get()).map(|| {
+/// `/metrics` (Prometheus text format), outside the API router.
+pub fn metrics() -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    warp::path!("metrics").and(warp::get()).map(|| {
         warp::reply::with_header(
             crate::infra::metrics::render(),
             "content-type",
             "text/plain; version=0.0.4; charset=utf-8",
         )
-    });
-    status.or(health).or(metrics)
+    })
+}
+
+/// `GET /status`.
+pub async fn status(_state: AppState, _req: ApiRequest) -> Result<Response, ApiError> {
+    reply::json(&serde_json::json!({"status": "running"}))
+}
+
+/// `GET /health`: every dependency checked; 200 when all pass, else 500.
+pub async fn health_route(state: AppState, _req: ApiRequest) -> Result<Response, ApiError> {
+    Ok(health(state).await)
+}
+
+/// `GET /robots.txt`: no crawling at all.
+pub async fn robots(_state: AppState, _req: ApiRequest) -> Result<Response, ApiError> {
+    Ok(reply::bytes(
+        b"User-agent: *\nDisallow: /\n".to_vec(),
+        "text/plain; charset=utf-8",
+        StatusCode::OK,
+    ))
+}
+
+/// `GET /products/dataset`: the tag of the local product dump (none is kept by this
+/// service: the product store is fed by `import-products`).
+pub async fn dataset_etag(_state: AppState, _req: ApiRequest) -> Result<Response, ApiError> {
+    reply::json(&serde_json::json!({"etag": null}))
+}
+
+/// `POST /products/dataset`: refreshing the product store from the dump is done with
+/// `robotoff import-products`, not over HTTP.
+pub async fn dataset_refresh(_state: AppState, _req: ApiRequest) -> Result<Response, ApiError> {
+    Err(ApiError::unavailable(
+        "dataset_refresh_unavailable",
+        "the product dataset is refreshed with `robotoff import-products` on this service",
+    ))
+}
+
+/// `POST /batch/import`: parameters and bearer token checked as Robotoff; the import
+/// job itself is not available on this service.
+pub async fn batch_import(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let p = &req.params;
+    let job_type = p.required("job_type")?;
+    p.required("batch_dir")?;
+    if job_type != "ingredients_spellcheck" {
+        return Err(ApiError::bad_request(
+            "invalid_job_type",
+            format!(
+                "invalid job_type: {job_type}. Valid job_types are: ['ingredients-spellcheck']"
+            ),
+        ));
+    }
+    check_bearer(&req.headers, &state.settings.http.batch_job_key)?;
+    Err(ApiError::unavailable(
+        "batch_import_unavailable",
+        "batch imports are not available on this service yet",
+    ))
 }
 
 #[derive(Debug, Serialize)]
@@ -43,7 +97,7 @@ struct HealthReport {
     results: Vec<CheckResult>,
 }
 
-async fn health(state: AppState) -> warp::reply::Response {
+async fn health(state: AppState) -> Response {
     let mut results = vec![check("postgresql", postgres(&state)).await];
     if let Some(client) = &state.redis {
         results.push(check("redis", redis_ping(client)).await);

@@ -23,6 +23,9 @@ pub const LISTENER_LAG_HISTOGRAM: &str = "robotoff_listener_batch_lag_seconds";
 pub const LISTENER_EVENTS: &str = "robotoff_listener_events_total";
 pub const SHARDS_OWNED: &str = "robotoff_shards_owned";
 pub const CLUSTER_MEMBERS: &str = "robotoff_cluster_members";
+pub const ANNOTATIONS: &str = "robotoff_annotations_total";
+pub const PRODUCT_OPENER_FAILURES: &str = "robotoff_product_opener_failures_total";
+pub const AUTO_APPLY: &str = "robotoff_auto_apply_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -115,4 +118,19 @@ pub fn listener_event(stream: &str, outcome: &str) {
 
 pub fn cluster_members(count: usize) {
     gauge!(CLUSTER_MEMBERS).set(count as f64);
+}
+
+/// An annotation request finished with `status` (a result name, or `error`).
+pub fn annotation(status: &str) {
+    counter!(ANNOTATIONS, "status" => status.to_string()).increment(1);
+}
+
+/// A Product Opener call failed (`kind`: server_error, unreachable, rejected, …).
+pub fn product_opener_failure(kind: &str) {
+    counter!(PRODUCT_OPENER_FAILURES, "kind" => kind.to_string()).increment(1);
+}
+
+/// One insight handled by the automatic processing (`outcome`: a result name or `error`).
+pub fn auto_apply(outcome: &str) {
+    counter!(AUTO_APPLY, "outcome" => outcome.to_string()).increment(1);
 }

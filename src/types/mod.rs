@@ -6,8 +6,13 @@ mod insight;
 mod prediction;
 mod product;
 mod server_type;
+mod urls;
 
 pub use insight::Insight;
 pub use prediction::{Prediction, PredictionType, UnknownPredictionType};
 pub use product::{is_digit_id, Product, DEFAULT_SCHEMA_VERSION};
 pub use server_type::{ServerType, UnknownServerType};
+pub use urls::{
+    barcode_path, image_id_of, image_path, image_url, images_url, ocr_path, ocr_url, split_barcode,
+    InvalidBarcode, ProductId,
+};

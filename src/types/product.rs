@@ -29,6 +29,9 @@ pub struct Product {
     pub brands: Option<String>,
     #[serde(default)]
     pub brands_tags: Vec<String>,
+    /// Packager codes as entered (`FR 40.261.001 CE,EMB 12345`); annotators extend it.
+    #[serde(default)]
+    pub emb_codes: Option<String>,
     #[serde(default)]
     pub countries_tags: Vec<String>,
     #[serde(default)]
@@ -82,6 +85,7 @@ impl Product {
             expiration_date: None,
             brands: None,
             brands_tags: Vec::new(),
+            emb_codes: None,
             countries_tags: Vec::new(),
             categories_tags: Vec::new(),
             labels_tags: Vec::new(),

@@ -2,6 +2,8 @@
 //! pointing at it, the app on port 0, bounded waiting.
 #![allow(dead_code)]
 
+pub mod po;
+
 use robotoff::app::App;
 use robotoff::config::{Overrides, Settings};
 use sqlx::{Connection, PgConnection, PgPool};

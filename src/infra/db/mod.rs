@@ -1,12 +1,21 @@
 //! PostgreSQL access: the pool, migrations, and one repository module per concern.
 
+pub mod annotations;
 pub mod fence;
 pub mod image_import;
+pub mod image_predictions;
+pub mod images;
+pub mod insight_query;
 pub mod insights;
 pub mod jobs;
+pub mod logos;
+pub mod prediction_query;
 pub mod predictions;
 pub mod products;
+pub mod rows;
+pub mod stats;
 pub mod stream_offsets;
+pub mod votes;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;

@@ -9,6 +9,8 @@ use std::str::FromStr;
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Extra {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    emb_codes: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     nutrition: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     nutrition_data_per: Option<String>,
@@ -78,6 +80,7 @@ impl Row {
             serde_json::Value::Object(m) => m,
             _ => serde_json::Map::new(),
         };
+        p.emb_codes = extra.emb_codes;
         p.nutrition = extra.nutrition;
         p.nutrition_data_per = extra.nutrition_data_per;
         p.nutrition_data_prepared = extra.nutrition_data_prepared;
@@ -169,6 +172,7 @@ pub async fn delete<'e>(
 
 fn to_doc(p: &Product) -> serde_json::Value {
     let extra = Extra {
+        emb_codes: p.emb_codes.clone(),
         nutrition: p.nutrition.clone(),
         nutrition_data_per: p.nutrition_data_per.clone(),
         nutrition_data_prepared: p.nutrition_data_prepared.clone(),

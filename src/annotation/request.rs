@@ -1,0 +1,238 @@
+//! An annotation request: who annotates (user, anonymous device, or Robotoff itself),
+//! the annotation value, and the checks made before anything is looked up (spec api-db
+//! §1.2 annotate, §0.3).
+
+use uuid::Uuid;
+
+/// Credentials a user sent; forwarded to Product Opener, never checked here.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Auth {
+    /// Product Opener's `session` cookie (`user_id&<name>&user_session&<token>…`).
+    pub session_cookie: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("session_cookie", &self.session_cookie.as_ref().map(|_| "…"))
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+impl Auth {
+    /// HTTP Basic credentials.
+    pub fn basic(username: impl Into<String>, password: impl Into<String>) -> Self {
+        Auth {
+            session_cookie: None,
+            username: Some(username.into()),
+            password: Some(password.into()),
+        }
+    }
+
+    /// A Product Opener session cookie.
+    pub fn session(cookie: impl Into<String>) -> Self {
+        Auth {
+            session_cookie: Some(cookie.into()),
+            username: None,
+            password: None,
+        }
+    }
+
+    /// The user's name: the Basic username, else the element after `user_id` in the
+    /// session cookie.
+    pub fn username(&self) -> Option<String> {
+        if let Some(name) = &self.username {
+            return Some(name.clone());
+        }
+        let cookie = self.session_cookie.as_deref()?;
+        let mut parts = cookie.split('&');
+        while let Some(part) = parts.next() {
+            if part == "user_id" {
+                return parts.next().filter(|n| !n.is_empty()).map(str::to_string);
+            }
+        }
+        None
+    }
+}
+
+/// Who is annotating.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// An authenticated user: a "trusted annotator", applied directly.
+    User(Auth),
+    /// An anonymous user: the annotation is a vote.
+    Anonymous,
+    /// Robotoff itself (automatic processing): applied with Robotoff's account.
+    Robotoff,
+}
+
+/// One annotation request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnnotateRequest {
+    pub insight_id: Uuid,
+    /// −1 skip / ambiguous, 0 reject, 1 validate, 2 validate with `data`.
+    pub annotation: i32,
+    /// Send the change to Product Opener (false: the client writes it itself).
+    pub update: bool,
+    /// User-supplied data (annotation 2).
+    pub data: Option<serde_json::Value>,
+    /// Identifies an anonymous voter's device (or a hash of its address).
+    pub device_id: String,
+    pub caller: Caller,
+}
+
+/// A request refused before anything is looked up (HTTP 400 texts of spec api-db §1.2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("`annotation` must be one of -1, 0, 1, 2, not {0}")]
+    AnnotationOutOfRange(i32),
+    #[error("`data` must be provided when annotation == 2")]
+    DataRequired,
+    #[error("`update` must be true when annotation == 2")]
+    UpdateRequired,
+    #[error("`annotation` must be 2 when `data` is provided")]
+    AnnotationMustBeTwo,
+    #[error("`data` cannot be provided when the user is not authenticated")]
+    DataWhenAnonymous,
+}
+
+impl AnnotateRequest {
+    /// The automatic application of a due insight: annotation 1, sent to Product
+    /// Opener with Robotoff's account (spec api-db §3.7).
+    pub fn automatic(insight_id: Uuid) -> Self {
+        AnnotateRequest {
+            insight_id,
+            annotation: 1,
+            update: true,
+            data: None,
+            device_id: String::new(),
+            caller: Caller::Robotoff,
+        }
+    }
+
+    /// Checks made in this order before the insight is read (spec api-db §1.2).
+    pub fn validate(&self) -> Result<(), RequestError> {
+        if !(-1..=2).contains(&self.annotation) {
+            return Err(RequestError::AnnotationOutOfRange(self.annotation));
+        }
+        if self.annotation == 2 && self.data.is_none() {
+            return Err(RequestError::DataRequired);
+        }
+        if self.annotation == 2 && !self.update {
+            return Err(RequestError::UpdateRequired);
+        }
+        if self.data.is_some() && self.annotation != 2 {
+            return Err(RequestError::AnnotationMustBeTwo);
+        }
+        if self.caller == Caller::Anonymous && self.annotation == 2 {
+            return Err(RequestError::DataWhenAnonymous);
+        }
+        Ok(())
+    }
+
+    /// The caller's user name, if any.
+    pub fn username(&self) -> Option<String> {
+        match &self.caller {
+            Caller::User(auth) => auth.username(),
+            Caller::Anonymous | Caller::Robotoff => None,
+        }
+    }
+
+    /// Whether the annotation is applied directly rather than counted as a vote.
+    pub fn is_trusted(&self) -> bool {
+        !matches!(self.caller, Caller::Anonymous)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn request(
+        annotation: i32,
+        update: bool,
+        data: Option<serde_json::Value>,
+        caller: Caller,
+    ) -> AnnotateRequest {
+        AnnotateRequest {
+            insight_id: Uuid::nil(),
+            annotation,
+            update,
+            data,
+            device_id: "d".into(),
+            caller,
+        }
+    }
+
+    /// Spec api-db §1.2 validation order and texts; §8 check 7.
+    #[test]
+    fn validation_order_and_texts() {
+        let user = Caller::User(Auth::basic("a", "b"));
+        let cases = [
+            (
+                request(2, true, None, user.clone()),
+                Err(RequestError::DataRequired),
+            ),
+            (
+                request(2, false, Some(json!({})), user.clone()),
+                Err(RequestError::UpdateRequired),
+            ),
+            (
+                request(1, true, Some(json!({})), user.clone()),
+                Err(RequestError::AnnotationMustBeTwo),
+            ),
+            (
+                request(
+                    2,
+                    true,
+                    Some(json!({"value_tag": "en:beef"})),
+                    Caller::Anonymous,
+                ),
+                Err(RequestError::DataWhenAnonymous),
+            ),
+            (
+                request(2, true, Some(json!({"value_tag": "en:beef"})), user.clone()),
+                Ok(()),
+            ),
+            (
+                request(3, true, None, user.clone()),
+                Err(RequestError::AnnotationOutOfRange(3)),
+            ),
+            (request(-1, false, None, Caller::Anonymous), Ok(())),
+        ];
+        for (req, expected) in cases {
+            assert_eq!(req.validate(), expected, "{req:?}");
+        }
+        assert_eq!(
+            RequestError::DataRequired.to_string(),
+            "`data` must be provided when annotation == 2"
+        );
+        assert_eq!(
+            RequestError::DataWhenAnonymous.to_string(),
+            "`data` cannot be provided when the user is not authenticated"
+        );
+    }
+
+    #[test]
+    fn username_from_basic_or_cookie() {
+        let cases = [
+            (Auth::basic("alice", "pw"), Some("alice")),
+            (Auth::session("user_id&bob&user_session&XYZ"), Some("bob")),
+            (
+                Auth::session("user_session&XYZ&user_id&carol"),
+                Some("carol"),
+            ),
+            (Auth::session("user_id&&user_session&XYZ"), None),
+            (Auth::session("user_session&XYZ"), None),
+        ];
+        for (auth, name) in cases {
+            assert_eq!(auth.username().as_deref(), name, "{auth:?}");
+        }
+        assert!(!format!("{:?}", Auth::basic("a", "secret")).contains("secret"));
+    }
+}

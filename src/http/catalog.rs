@@ -1,0 +1,191 @@
+//! Read endpoints over predictions, images and image predictions (spec api-db §1.3),
+//! and the audit of everything known about one product.
+
+use super::error::ApiError;
+use super::params::{barcode_filter, normalize_barcode};
+use super::reply::{db_error, json};
+use super::router::ApiRequest;
+use super::{dto, server_type, AppState};
+use crate::infra::db::image_predictions::{self, ImagePredictionFilter};
+use crate::infra::db::images::{self, ImageFilter};
+use crate::infra::db::logos::{self, LogoCollection};
+use crate::infra::db::prediction_query::{self, PredictionFilter};
+use crate::infra::db::stats;
+use serde_json::{json, Value};
+use warp::reply::Response;
+
+/// `GET /predictions`.
+pub async fn predictions(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let p = &req.params;
+    let (count, offset) = p.page_count(25, None)?;
+    let filter = PredictionFilter {
+        barcode: barcode_filter(p),
+        value_tag: p.non_empty("value_tag").map(str::to_string),
+        types: p.list_capped("types", 10),
+        server_type: server_type(&req)?,
+    };
+    let rows = prediction_query::list(&state.pool, &filter, count, offset)
+        .await
+        .map_err(db_error("listing predictions"))?;
+    let total = prediction_query::count(&state.pool, &filter)
+        .await
+        .map_err(db_error("counting predictions"))?;
+    let items: Vec<Value> = rows.iter().map(dto::prediction).collect();
+    let status = if items.is_empty() {
+        "no_predictions"
+    } else {
+        "found"
+    };
+    json(&json!({"count": total, "predictions": items, "status": status}))
+}
+
+/// `GET /images`.
+pub async fn images(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let p = &req.params;
+    let count = p.int_or("count", 1, None, 25)?;
+    let page = p.int_or("page", 1, None, 1)?;
+    let filter = ImageFilter {
+        with_predictions: p.bool("with_predictions", true)?.unwrap_or(false),
+        barcode: barcode_filter(p),
+        server_type: server_type(&req)?,
+    };
+    let offset = (page - 1).saturating_mul(count);
+    let rows = images::list(&state.pool, &filter, count, offset)
+        .await
+        .map_err(db_error("listing images"))?;
+    let total = images::count(&state.pool, &filter)
+        .await
+        .map_err(db_error("counting images"))?;
+    let items: Vec<Value> = rows.iter().map(dto::image).collect();
+    let status = if items.is_empty() {
+        "no_images"
+    } else {
+        "found"
+    };
+    json(&json!({"count": total, "images": items, "status": status}))
+}
+
+/// `GET /image_predictions`.
+pub async fn image_predictions(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let p = &req.params;
+    let count = p.int_or("count", 1, None, 25)?;
+    let page = p.int_or("page", 1, None, 1)?;
+    let filter = ImagePredictionFilter {
+        with_logo: p.bool("with_logo", true)?.unwrap_or(false),
+        barcode: barcode_filter(p),
+        kind: p.non_empty("type").map(str::to_string),
+        model_name: p.non_empty("model_name").map(str::to_string),
+        model_version: p.non_empty("model_version").map(str::to_string),
+        min_confidence: p.float("min_confidence")?,
+        image_id: p.non_empty("image_id").map(str::to_string),
+        server_type: server_type(&req)?,
+    };
+    let offset = (page - 1).saturating_mul(count);
+    let rows = image_predictions::list(&state.pool, &filter, count, offset)
+        .await
+        .map_err(db_error("listing image predictions"))?;
+    let total = image_predictions::count(&state.pool, &filter)
+        .await
+        .map_err(db_error("counting image predictions"))?;
+    let items: Vec<Value> = rows.iter().map(dto::image_prediction).collect();
+    let status = if items.is_empty() {
+        "no_image_predictions"
+    } else {
+        "found"
+    };
+    json(&json!({"count": total, "image_predictions": items, "status": status}))
+}
+
+/// `GET /annotation/collection`: logos with their image prediction and image.
+pub async fn logo_collection(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let p = &req.params;
+    let filter = LogoCollection {
+        barcode: barcode_filter(p),
+        server_type: server_type(&req)?,
+        types: p.list_capped("types", 10),
+        value_tag: p.non_empty("value_tag").map(str::to_string),
+    };
+    let page = p.int_or("page", 1, None, 1)?;
+    let count = p.int_or("count", 1, None, 25)?;
+    let offset = (page - 1).saturating_mul(count);
+    let rows = logos::collection(&state.pool, &filter, count, offset)
+        .await
+        .map_err(db_error("listing logo annotations"))?;
+    // Robotoff counts with its default page size still applied.
+    let total = logos::collection_count(&state.pool, &filter, 25)
+        .await
+        .map_err(db_error("counting logo annotations"))?;
+    let items: Vec<Value> = rows.iter().map(dto::logo_nested).collect();
+    let status = if items.is_empty() {
+        "no_annotation"
+    } else {
+        "found"
+    };
+    json(&json!({"count": total, "annotation": items, "status": status}))
+}
+
+/// `GET /products/{barcode}/audit`: every prediction, insight (annotated or not),
+/// image, image prediction and logo of a product.
+pub async fn audit(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let barcode = normalize_barcode(req.path_param(0));
+    let st = server_type(&req)?;
+    let pool = &state.pool;
+    let (predictions, insights, images, image_predictions, logos) = tokio::try_join!(
+        prediction_query::of_product(pool, &barcode, st),
+        stats::insights_of_product(pool, &barcode, st),
+        images::of_product(pool, &barcode, st),
+        image_predictions::of_product(pool, &barcode, st),
+        logos::of_product(pool, &barcode, st),
+    )
+    .map_err(db_error("reading the audit of a product"))?;
+    json(&json!({
+        "barcode": barcode,
+        "server_type": st.name(),
+        "predictions": predictions.iter().map(dto::prediction).collect::<Vec<_>>(),
+        "insights": insights.iter().map(dto::insight).collect::<Vec<_>>(),
+        "images": images.iter().map(dto::image).collect::<Vec<_>>(),
+        "image_predictions": image_predictions.iter().map(dto::image_prediction).collect::<Vec<_>>(),
+        "logos": logos.iter().map(dto::logo).collect::<Vec<_>>(),
+    }))
+}
+
+/// `POST /image_predictions/import`: the body is validated as Robotoff's schema
+/// (`{"predictions": [{barcode, image_id, model_name, model_version, data, server_type?}]}`);
+/// Robotoff's own import is broken (it writes columns `image_prediction` does not have),
+/// and importing here is not available yet: a valid body is answered 503, nothing is
+/// written.
+pub async fn import_image_predictions(
+    _state: AppState,
+    req: ApiRequest,
+) -> Result<Response, ApiError> {
+    let body = req.json_body()?;
+    let invalid = |why: String| {
+        ApiError::bad_request("invalid_body", why).with_title("Request data failed validation")
+    };
+    let items = body
+        .get("predictions")
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid("`predictions` is required and must be a list".into()))?;
+    for (i, item) in items.iter().enumerate() {
+        for key in ["barcode", "image_id", "model_name", "model_version"] {
+            if !item.get(key).is_some_and(Value::is_string) {
+                return Err(invalid(format!(
+                    "predictions[{i}].{key} is required and must be a string"
+                )));
+            }
+        }
+        if !item.get("data").is_some_and(Value::is_object) {
+            return Err(invalid(format!(
+                "predictions[{i}].data is required and must be an object"
+            )));
+        }
+        if let Some(st) = item.get("server_type") {
+            let name = st.as_str().unwrap_or_default();
+            super::params::server_type_named(name)?;
+        }
+    }
+    Err(ApiError::unavailable(
+        "image_prediction_import_unavailable",
+        "importing image predictions is not available on this service yet",
+    ))
+}

@@ -1,0 +1,298 @@
+//! `/images/logos*`, and `/ann/search` (spec api-db §1.4).
+
+use super::auth::parse_auth;
+use super::error::ApiError;
+use super::params::barcode_filter;
+use super::reply::{db_error, json};
+use super::router::ApiRequest;
+use super::{dto, server_type, AppState};
+use crate::infra::db::logos::{self, LogoSearch};
+use crate::taxonomy::is_prefixed_value;
+use crate::text::get_tag;
+use serde_json::{json, Value};
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+/// Logo annotation types.
+pub const LOGO_TYPES: [&str; 9] = [
+    "brand",
+    "category",
+    "label",
+    "no_logo",
+    "nutritional_label",
+    "packager_code",
+    "packaging",
+    "qr_code",
+    "store",
+];
+
+/// `GET /images/logos?logo_ids=...`.
+pub async fn by_ids(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let raw = req
+        .params
+        .list("logo_ids")
+        .ok_or_else(|| super::params::missing("logo_ids"))?;
+    let mut ids = Vec::with_capacity(raw.len());
+    for r in &raw {
+        let id: i32 = r.trim().parse().map_err(|_| {
+            super::params::invalid("logo_ids", "The value must be a list of integers.")
+        })?;
+        ids.push(id);
+    }
+    if ids.len() > 500 {
+        return Err(ApiError::bad_request(
+            "too_many_logos",
+            "too many logos requested, max: 500",
+        ));
+    }
+    let rows = logos::by_ids(&state.pool, &ids)
+        .await
+        .map_err(db_error("reading logos"))?;
+    let items: Vec<Value> = rows.iter().map(dto::logo).collect();
+    json(&json!({"logos": items, "count": items.len()}))
+}
+
+/// `GET /images/logos/search`.
+pub async fn search(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let p = &req.params;
+    let st = server_type(&req)?;
+    let count = p.int_or("count", 1, Some(2000), 25)?;
+    let kind = p.get("type").map(str::to_string);
+    let barcode = barcode_filter(p);
+    let value = p.get("value").map(str::to_string);
+    let taxonomy_value = p.get("taxonomy_value").map(str::to_string);
+    let min_confidence = p.float("min_confidence")?;
+    let random = p.bool("random", true)?.unwrap_or(false);
+    let annotated = p.bool("annotated", true)?;
+    if kind.is_none() && (value.is_some() || taxonomy_value.is_some()) {
+        return Err(ApiError::bad_request(
+            "invalid_logo_search",
+            "a type is required if `value` or `taxonomy_value` is provided",
+        ));
+    }
+    if value.is_some() && taxonomy_value.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_logo_search",
+            "`value` and `taxonomy_value` are mutually exclusive parameters",
+        ));
+    }
+    if kind.as_deref() == Some("label") && taxonomy_value.is_none() && value.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_logo_search",
+            "you should provide a `taxonomy_value` and not a `value` for label type",
+        ));
+    }
+    let search = LogoSearch {
+        server_type: st,
+        annotated,
+        min_confidence,
+        barcode,
+        kind,
+        value_tag: value.as_deref().map(get_tag),
+        taxonomy_value,
+        random,
+    };
+    let (rows, total) = logos::search(&state.pool, &search, count)
+        .await
+        .map_err(db_error("searching logos"))?;
+    let items: Vec<Value> = rows.iter().map(dto::logo).collect();
+    json(&json!({"logos": items, "count": total}))
+}
+
+fn logo_id(req: &ApiRequest) -> Option<i32> {
+    i32::try_from(req.path_int(0)).ok()
+}
+
+/// `GET /images/logos/{logo_id}`: 404 with an empty body when missing.
+pub async fn detail(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let Some(id) = logo_id(&req) else {
+        return super::reply::empty(StatusCode::NOT_FOUND);
+    };
+    match logos::get(&state.pool, id)
+        .await
+        .map_err(db_error("reading a logo"))?
+    {
+        Some(row) => json(&dto::logo(&row)),
+        None => super::reply::empty(StatusCode::NOT_FOUND),
+    }
+}
+
+/// Robotoff's check of a logo annotation's type and value.
+pub fn check_logo_annotation(kind: &str, value: Option<&str>) -> Result<(), ApiError> {
+    match value {
+        Some(v) => {
+            if kind == "label" && !is_prefixed_value(v) {
+                return Err(ApiError::bad_request(
+                    "invalid_logo_annotation",
+                    format!("language-prefixed value are required for label type (here: {v})"),
+                ));
+            }
+        }
+        None => {
+            if matches!(kind, "brand" | "category" | "label" | "store") {
+                return Err(ApiError::bad_request(
+                    "invalid_logo_annotation",
+                    format!("value required for type {kind})"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn forbidden() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "authentication is required to annotate logos",
+    )
+}
+
+fn schema_error(what: &str) -> ApiError {
+    ApiError::bad_request("invalid_body", what.to_string())
+        .with_title("Request data failed validation")
+}
+
+/// `PUT /images/logos/{logo_id}`: body `{"type": str, "value": str|null}`, caller
+/// authenticated. The write itself is not available on this node yet.
+pub async fn update(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let body = req.json_body()?;
+    let kind = body
+        .get("type")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| schema_error("`type` is required and must be a non-empty string"))?;
+    let value = match body.get("value") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.as_str()).filter(|s| !s.is_empty()),
+        Some(_) => return Err(schema_error("`value` must be a string or null")),
+    };
+    if parse_auth(&req.headers)?.is_none() {
+        return Err(forbidden());
+    }
+    let id = logo_id(&req);
+    let exists = match id {
+        Some(id) => logos::get(&state.pool, id)
+            .await
+            .map_err(db_error("reading a logo"))?
+            .is_some(),
+        None => false,
+    };
+    if !exists {
+        return super::reply::empty(StatusCode::NOT_FOUND);
+    }
+    check_logo_annotation(kind, value)?;
+    Err(writes_unavailable())
+}
+
+/// `POST /images/logos/annotate`.
+pub async fn annotate(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let body = req.json_body()?;
+    let items = body
+        .get("annotations")
+        .and_then(Value::as_array)
+        .ok_or_else(|| schema_error("`annotations` is required and must be a list"))?;
+    let mut parsed = Vec::with_capacity(items.len());
+    for item in items {
+        let id = item
+            .get("logo_id")
+            .and_then(Value::as_i64)
+            .and_then(|i| i32::try_from(i).ok())
+            .ok_or_else(|| schema_error("each annotation needs an integer `logo_id`"))?;
+        let kind = item
+            .get("type")
+            .and_then(Value::as_str)
+            .filter(|t| LOGO_TYPES.contains(t))
+            .ok_or_else(|| schema_error("each annotation needs a `type` among the logo types"))?;
+        let value = match item.get("value") {
+            Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()).filter(|s| !s.is_empty()),
+            _ => {
+                return Err(schema_error(
+                    "each annotation needs a `value`, a string or null",
+                ))
+            }
+        };
+        parsed.push((id, kind.to_string(), value));
+    }
+    if parse_auth(&req.headers)?.is_none() {
+        return Err(forbidden());
+    }
+    if let Some(st) = body.get("server_type").and_then(Value::as_str) {
+        super::params::server_type_named(st)?;
+    }
+    for (id, kind, value) in &parsed {
+        check_logo_annotation(kind, value.as_deref())?;
+        let found = logos::get(&state.pool, *id)
+            .await
+            .map_err(db_error("reading a logo"))?;
+        if found.is_none() {
+            return Err(ApiError::not_found(format!("logo {id} not found")));
+        }
+    }
+    Err(writes_unavailable())
+}
+
+/// `POST /images/logos/{logo_id}/reset`.
+pub async fn reset(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let exists = match logo_id(&req) {
+        Some(id) => logos::get(&state.pool, id)
+            .await
+            .map_err(db_error("reading a logo"))?
+            .is_some(),
+        None => false,
+    };
+    if !exists {
+        return super::reply::empty(StatusCode::NOT_FOUND);
+    }
+    Err(writes_unavailable())
+}
+
+/// `POST /images/logos/update`: bulk rename of logo annotations.
+pub async fn bulk_update(_state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let p = &req.params;
+    p.required("source_value")?;
+    p.required("source_type")?;
+    p.required("target_value")?;
+    p.required("target_type")?;
+    parse_auth(&req.headers)?;
+    Err(writes_unavailable())
+}
+
+fn writes_unavailable() -> ApiError {
+    ApiError::unavailable(
+        "logo_annotation_unavailable",
+        "logo annotations cannot be saved by this node yet",
+    )
+}
+
+/// `GET /ann/search` and `/ann/search/{logo_id}`: needs the logo index.
+pub async fn ann_search(_state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    req.params.int_or("count", 1, Some(500), 100)?;
+    server_type(&req)?;
+    Err(ApiError::unavailable("index_not_ready", "index not ready"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logo_annotation_checks() {
+        assert!(check_logo_annotation("brand", Some("Nutella")).is_ok());
+        assert!(check_logo_annotation("no_logo", None).is_ok());
+        assert_eq!(
+            check_logo_annotation("brand", None)
+                .unwrap_err()
+                .description,
+            "value required for type brand)"
+        );
+        assert_eq!(
+            check_logo_annotation("label", Some("organic"))
+                .unwrap_err()
+                .description,
+            "language-prefixed value are required for label type (here: organic)"
+        );
+        assert!(check_logo_annotation("label", Some("en:organic")).is_ok());
+    }
+}
