@@ -2,8 +2,10 @@
 //! gzip) into the product store in bounded batches, with a progress bar and a summary.
 //!
 //! Pipeline: one thread reads and splits lines, worker threads parse them, the async
-//! side upserts sorted, de-duplicated batches on a few connections. Every queue between
-//! them is bounded, so memory does not grow with the dump.
+//! side puts parsed batches back in file order and hands each product to the writer
+//! lane of its code, so a product read twice is always written in file order (the
+//! later line wins) while lanes write sorted, de-duplicated batches in parallel. Every
+//! queue between the stages is bounded, so memory does not grow with the dump.
 
 use crate::app::open_database;
 use crate::config::Overrides;
@@ -165,13 +167,37 @@ pub struct ImportOptions {
     pub parsers: usize,
 }
 
-/// Lines of one batch, each with its 1-based line number.
-type RawBatch = Vec<(u64, Vec<u8>)>;
+/// Lines of one batch (numbered from 0 in file order), each with its 1-based line number.
+type RawBatch = (u64, Vec<(u64, Vec<u8>)>);
 
 /// Parsed products of one batch and what was skipped.
 struct ParsedBatch {
+    seq: u64,
     products: Vec<Product>,
     summary: ImportSummary,
+}
+
+/// The writer lane of a product: the same code always goes to the same lane.
+fn lane_of(code: &str, lanes: usize) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in code.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % lanes as u64) as usize
+}
+
+/// One writer lane: upserts its batches one after the other, in the order received.
+async fn write_lane(
+    pool: sqlx::PgPool,
+    mut rx: tokio::sync::mpsc::Receiver<Vec<Product>>,
+    imported: Arc<AtomicU64>,
+) -> Result<(), sqlx::Error> {
+    while let Some(batch) = rx.recv().await {
+        let lines = batch.len() as u64;
+        products::upsert_many(&pool, &dedupe_sorted(batch)).await?;
+        imported.fetch_add(lines, Ordering::Relaxed);
+    }
+    Ok(())
 }
 
 /// Streams `file` (plain or gzip, detected by its first bytes) into the product store.
@@ -224,44 +250,65 @@ pub async fn import(
     drop(parsed_tx);
 
     let mut summary = ImportSummary::default();
-    let mut writes = futures::stream::FuturesUnordered::new();
-    let writers = options.writers.max(1);
-    let mut failure: Option<anyhow::Error> = None;
-    let mut input_open = true;
-    use futures::StreamExt;
-    loop {
-        tokio::select! {
-            batch = parsed_rx.recv(), if input_open && failure.is_none() && writes.len() < writers => {
-                match batch {
-                    Some(batch) => {
-                        summary.merge(&batch.summary);
-                        let lines = batch.products.len();
-                        let products = dedupe_sorted(batch.products);
-                        let pool = pool.clone();
-                        writes.push(async move {
-                            products::upsert_many(&pool, &products).await.map(|_| lines)
-                        });
+    let lanes = options.writers.max(1);
+    let imported = Arc::new(AtomicU64::new(0));
+    let mut lane_tx = Vec::with_capacity(lanes);
+    let mut lane_tasks = Vec::with_capacity(lanes);
+    for _ in 0..lanes {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Vec<Product>>(QUEUE_DEPTH);
+        lane_tx.push(tx);
+        lane_tasks.push(tokio::spawn(write_lane(
+            pool.clone(),
+            rx,
+            imported.clone(),
+        )));
+    }
+    let mut lane_buf: Vec<Vec<Product>> = (0..lanes).map(|_| Vec::new()).collect();
+    let mut pending: BTreeMap<u64, ParsedBatch> = BTreeMap::new();
+    let mut next_seq = 0u64;
+    let mut lanes_open = true;
+    'input: while let Some(batch) = parsed_rx.recv().await {
+        pending.insert(batch.seq, batch);
+        while let Some(batch) = pending.remove(&next_seq) {
+            next_seq += 1;
+            summary.merge(&batch.summary);
+            for p in batch.products {
+                let lane = lane_of(&p.code, lanes);
+                lane_buf[lane].push(p);
+                if lane_buf[lane].len() >= batch_size {
+                    let full = std::mem::take(&mut lane_buf[lane]);
+                    if lane_tx[lane].send(full).await.is_err() {
+                        // The lane stopped on an error, reported below.
+                        lanes_open = false;
+                        break 'input;
                     }
-                    None => input_open = false,
                 }
             }
-            Some(result) = writes.next(), if !writes.is_empty() => {
-                match result {
-                    Ok(n) => summary.imported += n as u64,
-                    Err(e) => {
-                        if failure.is_none() {
-                            failure = Some(anyhow::Error::new(e).context("writing products to the store"));
-                        }
-                    }
-                }
-                if let Some(bar) = progress {
-                    bar.set_position(consumed.load(Ordering::Relaxed));
-                    bar.set_message(format!("{} products", summary.imported));
-                }
+            if let Some(bar) = progress {
+                bar.set_position(consumed.load(Ordering::Relaxed));
+                bar.set_message(format!("{} products", imported.load(Ordering::Relaxed)));
             }
-            else => break,
         }
     }
+    if lanes_open {
+        for (tx, rest) in lane_tx.iter().zip(lane_buf) {
+            if !rest.is_empty() && tx.send(rest).await.is_err() {
+                break;
+            }
+        }
+    }
+    drop(lane_tx);
+    let mut failure: Option<anyhow::Error> = None;
+    for task in lane_tasks {
+        let result = match task.await {
+            Ok(r) => r.map_err(|e| anyhow::Error::new(e).context("writing products to the store")),
+            Err(e) => Err(anyhow::anyhow!("a product writer stopped: {e}")),
+        };
+        if let Err(e) = result {
+            failure.get_or_insert(e);
+        }
+    }
+    summary.imported = imported.load(Ordering::Relaxed);
     // Stops the other stages when the import failed: their sends fail from now on.
     drop(parsed_rx);
     let read_result = reader
@@ -286,7 +333,8 @@ fn read_lines(
     tx: mpsc::SyncSender<RawBatch>,
 ) -> anyhow::Result<ImportSummary> {
     let mut summary = ImportSummary::default();
-    let mut batch: RawBatch = Vec::with_capacity(batch_size);
+    let mut batch = Vec::with_capacity(batch_size);
+    let mut seq = 0u64;
     let mut line_no = 0u64;
     loop {
         let mut line = Vec::new();
@@ -307,13 +355,14 @@ fn read_lines(
         batch.push((line_no, line));
         if batch.len() >= batch_size {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
-            if tx.send(full).is_err() {
+            if tx.send((seq, full)).is_err() {
                 return Ok(summary);
             }
+            seq += 1;
         }
     }
     if !batch.is_empty() {
-        let _ = tx.send(batch);
+        let _ = tx.send((seq, batch));
     }
     Ok(summary)
 }
@@ -365,8 +414,9 @@ fn parse_batches(
             Ok(guard) => guard.recv(),
             Err(_) => return,
         };
-        let Ok(raw) = next else { return };
+        let Ok((seq, raw)) = next else { return };
         let mut parsed = ParsedBatch {
+            seq,
             products: Vec::with_capacity(raw.len()),
             summary: ImportSummary::default(),
         };
