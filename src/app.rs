@@ -87,7 +87,7 @@ impl App {
         let names = Names::new(format!("{node_id}-{:08x}", rand::random::<u32>()));
         let resources = Arc::new(
             crate::actors::handlers::JobResources::new(&settings)
-                .context("could not build the HTTP client")?,
+                .context("could not build the job resources")?,
         );
         let services = Services {
             resources,

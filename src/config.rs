@@ -161,11 +161,18 @@ pub struct ProductOpenerSettings {
     /// need `off:off`); empty = none.
     #[serde(default, skip_serializing)]
     pub request_auth: String,
+    /// Product and image jobs read the product again from Product Opener's API first.
+    #[serde(default = "yes")]
+    pub refresh_products: bool,
     pub off: FlavorUrls,
     pub obf: FlavorUrls,
     pub opff: FlavorUrls,
     pub opf: FlavorUrls,
     pub off_pro: FlavorUrls,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl ProductOpenerSettings {

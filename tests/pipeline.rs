@@ -5,40 +5,153 @@
 mod common;
 
 use common::{count, fresh_database, redis_url, settings, spawn_app, wait_until};
-use robotoff::config::Role;
-use robotoff::infra::db::products;
-use robotoff::types::{Product, ServerType};
-use serde_json::json;
+use robotoff::config::{Role, Settings};
+use robotoff::infra::db::{jobs, products};
+use robotoff::jobs::{JobKind, NewJob, Priority};
+use robotoff::types::ServerType;
+use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use warp::Filter;
+use warp::http::StatusCode;
+use warp::{Filter, Reply};
 
 const BARCODE: &str = "0890000001202";
 
-/// Serves the OCR document of image 1 of `BARCODE` (a real Cloud Vision document);
-/// every other path is a 404. Counts the requests it answered.
-async fn image_host() -> (SocketAddr, Arc<AtomicUsize>) {
-    let doc = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/conformance/real_docs/0890000001202_1.json"
-    ))
-    .expect("real OCR document");
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    let route = warp::path!("images" / "products" / "089" / "000" / "000" / "1202" / "1.json").map(
-        move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-            warp::reply::with_header(doc.clone(), "content-type", "application/json")
-        },
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(warp::serve(route).incoming(listener).run());
-    (addr, hits)
+/// A local stand-in for Product Opener: the product API of each flavor under
+/// `/<flavor>/api/...` (v2 product reads, v3.4 product type) and the image host under
+/// `/images/...`. Products live in a shared map; `down` answers 503 to API calls.
+#[derive(Clone, Default)]
+struct FakePo {
+    products: Arc<Mutex<HashMap<(String, String), Value>>>,
+    down: Arc<AtomicBool>,
+    api_calls: Arc<AtomicUsize>,
+    ocr_hits: Arc<AtomicUsize>,
+}
+
+impl FakePo {
+    fn put(&self, flavor: &str, code: &str, product: Value) {
+        if let Ok(mut m) = self.products.lock() {
+            m.insert((flavor.to_string(), code.to_string()), product);
+        }
+    }
+
+    fn remove(&self, flavor: &str, code: &str) {
+        if let Ok(mut m) = self.products.lock() {
+            m.remove(&(flavor.to_string(), code.to_string()));
+        }
+    }
+
+    fn find(&self, flavor: &str, code: &str) -> Option<Value> {
+        let m = self.products.lock().ok()?;
+        m.get(&(flavor.to_string(), code.to_string())).cloned()
+    }
+
+    /// The flavor holding `code` and its product type, if any flavor does.
+    fn home_of(&self, code: &str) -> Option<(String, String)> {
+        let m = self.products.lock().ok()?;
+        m.iter().find(|((_, c), _)| c == code).map(|((f, _), p)| {
+            let t = p["product_type"].as_str().unwrap_or("food").to_string();
+            (f.clone(), t)
+        })
+    }
+
+    async fn serve(&self) -> SocketAddr {
+        let doc = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/conformance/real_docs/0890000001202_1.json"
+        ))
+        .expect("real OCR document");
+        let hits = self.ocr_hits.clone();
+        let ocr = warp::path!("images" / "products" / "089" / "000" / "000" / "1202" / "1.json")
+            .map(move || {
+                hits.fetch_add(1, Ordering::SeqCst);
+                warp::reply::with_header(doc.clone(), "content-type", "application/json")
+                    .into_response()
+            });
+        let me = self.clone();
+        let v2 = warp::path!(String / "api" / "v2" / "product" / String).map(
+            move |flavor: String, code: String| {
+                me.api_calls.fetch_add(1, Ordering::SeqCst);
+                if me.down.load(Ordering::SeqCst) {
+                    return warp::reply::with_status("down", StatusCode::SERVICE_UNAVAILABLE)
+                        .into_response();
+                }
+                match me.find(&flavor, &code) {
+                    Some(p) => warp::reply::json(
+                        &json!({"status": 1, "status_verbose": "product found", "code": code, "product": p}),
+                    )
+                    .into_response(),
+                    None => warp::reply::with_status(
+                        warp::reply::json(&json!({"status": 0, "status_verbose": "product not found", "code": code})),
+                        StatusCode::NOT_FOUND,
+                    )
+                    .into_response(),
+                }
+            },
+        );
+        let me = self.clone();
+        let v34 = warp::path!(String / "api" / "v3.4" / "product" / String).map(
+            move |flavor: String, code: String| {
+                me.api_calls.fetch_add(1, Ordering::SeqCst);
+                if me.down.load(Ordering::SeqCst) {
+                    return warp::reply::with_status("down", StatusCode::SERVICE_UNAVAILABLE)
+                        .into_response();
+                }
+                // As Product Opener: the product's type when it lives on this flavor,
+                // else an error naming the type of the flavor it lives on.
+                match me.home_of(&code) {
+                    Some((home, t)) if home == flavor => warp::reply::json(
+                        &json!({"status": "success", "product": {"product_type": t}}),
+                    )
+                    .into_response(),
+                    Some((_, t)) => warp::reply::with_status(
+                        warp::reply::json(&json!({"status": "failure", "errors": [
+                            {"field": {"id": "product_type", "value": t}}
+                        ]})),
+                        StatusCode::NOT_FOUND,
+                    )
+                    .into_response(),
+                    None => warp::reply::with_status(
+                        warp::reply::json(&json!({"status": "failure", "errors": []})),
+                        StatusCode::NOT_FOUND,
+                    )
+                    .into_response(),
+                }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(
+            warp::serve(ocr.or(v2).unify().or(v34).unify())
+                .incoming(listener)
+                .run(),
+        );
+        addr
+    }
+}
+
+/// Settings of a node whose product and image jobs read products from `po`.
+fn with_fake_po(s: &mut Settings, po: SocketAddr) {
+    s.product_opener.refresh_products = true;
+    s.product_opener.off.api_url = format!("http://{po}/off");
+    s.product_opener.obf.api_url = format!("http://{po}/obf");
+    s.product_opener.off.images_url = format!("http://{po}");
+    s.product_opener.obf.images_url = format!("http://{po}");
+}
+
+fn product_json(code: &str, product_type: &str, images: Value) -> Value {
+    json!({
+        "code": code,
+        "product_type": product_type,
+        "lang": "fr",
+        "countries_tags": ["en:france"],
+        "images": images,
+    })
 }
 
 async fn xadd(redis: &str, stream: &str, fields: &[(&str, &str)]) {
@@ -59,7 +172,18 @@ async fn xadd(redis: &str, stream: &str, fields: &[(&str, &str)]) {
 /// insights for the product.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn image_upload_then_ocr_ready_gives_predictions_and_insights() {
-    let (host, hits) = image_host().await;
+    let po = FakePo::default();
+    let host = po.serve().await;
+    let hits = po.ocr_hits.clone();
+    po.put(
+        "off",
+        BARCODE,
+        product_json(
+            BARCODE,
+            "food",
+            json!({"1": {"sizes": {"full": {"w": 1200, "h": 1600}}, "uploaded_t": 1_700_000_000}}),
+        ),
+    );
     let redis = redis_url();
     let mut s = settings(&fresh_database().await);
     s.roles = vec![Role::Listener, Role::Workers];
@@ -68,20 +192,8 @@ async fn image_upload_then_ocr_ready_gives_predictions_and_insights() {
     let tag = uuid::Uuid::new_v4().simple().to_string();
     s.redis.product_updates_stream = format!("product_updates_{tag}");
     s.redis.ocr_ready_stream = format!("ocr_ready_{tag}");
-    s.product_opener.off.images_url = format!("http://{host}");
+    with_fake_po(&mut s, host);
     let app = spawn_app(s.clone()).await;
-
-    let mut product = Product::new(BARCODE, ServerType::Off);
-    product.lang = Some("fr".into());
-    product.countries_tags = vec!["en:france".into()];
-    product.images =
-        json!({"1": {"sizes": {"full": {"w": 1200, "h": 1600}}, "uploaded_t": 1_700_000_000}})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-    products::upsert_many(&app.pool, &[product])
-        .await
-        .expect("product in store");
 
     let upload = [
         ("code", BARCODE),
@@ -100,6 +212,15 @@ async fn image_upload_then_ocr_ready_gives_predictions_and_insights() {
     .await;
     // The upload alone runs no OCR step.
     assert_eq!(hits.load(Ordering::SeqCst), 0);
+    // The job read the product from Product Opener into the store.
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM product WHERE code = '0890000001202' AND server_type = 'off'"
+        )
+        .await,
+        1
+    );
 
     xadd(
         &redis,
@@ -226,5 +347,243 @@ async fn image_upload_then_ocr_ready_gives_predictions_and_insights() {
         .await,
         0
     );
+    app.shutdown().await;
+}
+
+async fn run_job(app: &robotoff::app::App, job: NewJob) -> i64 {
+    let w = &app.services.settings.workers;
+    let id = jobs::enqueue(&app.pool, &job, w.shards, w.max_attempts)
+        .await
+        .expect("enqueue")
+        .expect("job id");
+    let pool = app.pool.clone();
+    wait_until(Duration::from_secs(30), "job done", || {
+        let pool = pool.clone();
+        async move {
+            let state: Option<String> = sqlx::query_scalar("SELECT state FROM job WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&pool)
+                .await
+                .ok()
+                .flatten();
+            (state.as_deref() == Some("done")).then_some(())
+        }
+    })
+    .await;
+    id
+}
+
+/// Product Opener down: the job fails and is retried, nothing is written; once Product
+/// Opener answers, the retry imports the image. A product Product Opener no longer has
+/// is removed from the store and its image skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_refresh_the_product_and_retry_while_product_opener_is_down() {
+    let po = FakePo::default();
+    let host = po.serve().await;
+    po.put(
+        "off",
+        BARCODE,
+        product_json(
+            BARCODE,
+            "food",
+            json!({"1": {"sizes": {"full": {"w": 800, "h": 600}}, "uploaded_t": 1_700_000_000}}),
+        ),
+    );
+    po.down.store(true, Ordering::SeqCst);
+    let mut s = settings(&fresh_database().await);
+    s.roles = vec![Role::Workers];
+    s.workers.retry_base_secs = 1;
+    s.workers.max_attempts = 100;
+    with_fake_po(&mut s, host);
+    let app = spawn_app(s).await;
+    let pool = app.pool.clone();
+    let w = &app.services.settings.workers;
+    let job = NewJob::new(JobKind::ImportImage, Priority::High)
+        .for_product(BARCODE, ServerType::Off)
+        .payload(json!({"image_id": "1", "include_flags": []}));
+    let id = jobs::enqueue(&pool, &job, w.shards, w.max_attempts)
+        .await
+        .expect("enqueue")
+        .expect("id");
+    wait_until(Duration::from_secs(30), "a failed attempt", || {
+        let pool = pool.clone();
+        async move {
+            let attempts: i32 = sqlx::query_scalar("SELECT attempts FROM job WHERE id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .ok()?;
+            (attempts >= 1).then_some(())
+        }
+    })
+    .await;
+    assert_eq!(count(&pool, "SELECT count(*) FROM image").await, 0);
+    assert_eq!(count(&pool, "SELECT count(*) FROM product").await, 0);
+
+    po.down.store(false, Ordering::SeqCst);
+    wait_until(Duration::from_secs(30), "image imported on retry", || {
+        let pool = pool.clone();
+        async move { (count(&pool, "SELECT count(*) FROM image").await == 1).then_some(()) }
+    })
+    .await;
+    assert_eq!(count(&pool, "SELECT count(*) FROM product").await, 1);
+
+    // Gone from Product Opener: removed from the store, the update does nothing else.
+    po.remove("off", BARCODE);
+    run_job(
+        &app,
+        NewJob::new(JobKind::UpdateInsights, Priority::High)
+            .for_product(BARCODE, ServerType::Off)
+            .payload(json!({"diffs": null, "force_category_prediction": false})),
+    )
+    .await;
+    assert_eq!(count(&pool, "SELECT count(*) FROM product").await, 0);
+    app.shutdown().await;
+}
+
+/// Spec pipeline §2.3: a food product that became a beauty product. Its records on off
+/// go (the annotated insight stays), the product is read from obf, and every image of
+/// it plus an update with forced category prediction are queued on obf.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn product_type_switch_moves_the_product_to_its_new_flavor() {
+    let po = FakePo::default();
+    let host = po.serve().await;
+    let mut s = settings(&fresh_database().await);
+    s.roles = vec![Role::Workers];
+    with_fake_po(&mut s, host);
+    let app = spawn_app(s).await;
+    let pool = app.pool.clone();
+
+    // What the service holds for the product on off.
+    let mut off = robotoff::types::Product::new(BARCODE, ServerType::Off);
+    off.lang = Some("fr".into());
+    products::upsert_many(&pool, &[off])
+        .await
+        .expect("off product");
+    for (id, annotation) in [
+        ("00000000-0000-0000-0000-000000000001", None),
+        ("00000000-0000-0000-0000-000000000002", Some(1)),
+    ] {
+        sqlx::query(
+            "INSERT INTO product_insight (id, barcode, type, data, timestamp, server_type, \
+             value_tag, source_image, annotation, automatic_processing, reserved_barcode, \
+             unique_scans_n, countries, brands, n_votes, confidence, campaign) \
+             VALUES ($1::uuid, $2, 'label', '{}', now(), 'off', 'en:organic', '/089/000/000/1202/1.jpg', \
+             $3, false, false, 0, '[]', '[]', 0, NULL, '[]')",
+        )
+        .bind(id)
+        .bind(BARCODE)
+        .bind(annotation)
+        .execute(&pool)
+        .await
+        .expect("insight");
+    }
+    sqlx::query(
+        "INSERT INTO prediction (barcode, type, data, timestamp, value_tag, source_image, \
+         automatic_processing, server_type) VALUES ($1, 'label', '{}', now(), 'en:organic', \
+         '/089/000/000/1202/1.jpg', false, 'off')",
+    )
+    .bind(BARCODE)
+    .execute(&pool)
+    .await
+    .expect("prediction");
+    sqlx::query(
+        "INSERT INTO image (barcode, uploaded_at, image_id, source_image, width, height, \
+         server_type, deleted) VALUES ($1, now(), '1', '/089/000/000/1202/1.jpg', 10, 10, 'off', false)",
+    )
+    .bind(BARCODE)
+    .execute(&pool)
+    .await
+    .expect("image");
+
+    // Product Opener now has it on obf, with two images (and a selected-image key).
+    po.put(
+        "obf",
+        BARCODE,
+        product_json(
+            BARCODE,
+            "beauty",
+            json!({
+                "1": {"sizes": {"full": {"w": 10, "h": 10}}},
+                "2": {"sizes": {"full": {"w": 10, "h": 10}}},
+                "front_fr": {"imgid": "2"}
+            }),
+        ),
+    );
+    let switch = run_job(
+        &app,
+        NewJob::new(JobKind::ProductTypeSwitched, Priority::High)
+            .for_product(BARCODE, ServerType::Off),
+    )
+    .await;
+
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM prediction WHERE server_type = 'off'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM image WHERE server_type = 'off'"
+        )
+        .await,
+        0
+    );
+    let kept: Vec<String> = sqlx::query_scalar(
+        "SELECT id::text FROM product_insight WHERE server_type = 'off' ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("insights");
+    assert_eq!(
+        kept,
+        vec!["00000000-0000-0000-0000-000000000002".to_string()]
+    );
+    let flavors: Vec<String> =
+        sqlx::query_scalar("SELECT server_type FROM product WHERE code = $1")
+            .bind(BARCODE)
+            .fetch_all(&pool)
+            .await
+            .expect("products");
+    assert_eq!(flavors, vec!["obf".to_string()]);
+    let queued: Vec<(String, Option<String>, Value)> = sqlx::query_as(
+        "SELECT kind, server_type, payload FROM job WHERE id > $1 AND kind IN ('import_image', 'update_insights') \
+         ORDER BY id",
+    )
+    .bind(switch)
+    .fetch_all(&pool)
+    .await
+    .expect("jobs");
+    let images: Vec<&str> = queued
+        .iter()
+        .filter(|(k, _, _)| k == "import_image")
+        .filter_map(|(_, _, p)| p["image_id"].as_str())
+        .collect();
+    assert_eq!(images, vec!["1", "2"]);
+    assert!(
+        queued.iter().all(|(_, st, _)| st.as_deref() == Some("obf")),
+        "{queued:?}"
+    );
+    let update: Vec<&Value> = queued
+        .iter()
+        .filter(|(k, _, _)| k == "update_insights")
+        .map(|(_, _, p)| p)
+        .collect();
+    assert_eq!(update.len(), 1);
+    assert_eq!(update[0]["force_category_prediction"], json!(true));
+
+    // Switching again is a no-op: the product already is on obf there.
+    let before = count(&pool, "SELECT count(*) FROM job").await;
+    run_job(
+        &app,
+        NewJob::new(JobKind::ProductTypeSwitched, Priority::High)
+            .for_product(BARCODE, ServerType::Obf),
+    )
+    .await;
+    assert_eq!(count(&pool, "SELECT count(*) FROM job").await, before + 1);
     app.shutdown().await;
 }

@@ -76,9 +76,7 @@ impl Actor for ProductShard {
         }
         let annotate = AnnotateContext {
             pool: services.pool.clone(),
-            po: crate::infra::product_opener::ProductOpener::new(
-                &services.settings.product_opener,
-            )?,
+            po: services.resources.po.clone(),
             refresh: std::sync::Arc::new(insight_importer::ImporterRefresh::new(
                 services.settings.clone(),
             )),

@@ -26,6 +26,7 @@ pub const CLUSTER_MEMBERS: &str = "robotoff_cluster_members";
 pub const ANNOTATIONS: &str = "robotoff_annotations_total";
 pub const PRODUCT_OPENER_FAILURES: &str = "robotoff_product_opener_failures_total";
 pub const AUTO_APPLY: &str = "robotoff_auto_apply_total";
+pub const PRODUCT_REFRESHES: &str = "robotoff_product_refreshes_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -87,6 +88,12 @@ pub fn actor_started(actor: &str) {
 
 pub fn actor_restart(actor: &str) {
     counter!(ACTOR_RESTARTS, "actor" => actor.to_string()).increment(1);
+}
+
+/// A job read its product again from Product Opener: `stored`, `missing`, `retry`
+/// (Product Opener down or slow) or `unusable` (the stored copy was used).
+pub fn product_refresh(outcome: &'static str) {
+    counter!(PRODUCT_REFRESHES, "outcome" => outcome).increment(1);
 }
 
 pub fn scheduler_run(task: &str, outcome: &str) {

@@ -6,7 +6,7 @@ use crate::actors::insight_importer::{self, Importing, LogoPolicy};
 use crate::actors::job_runner::JobError;
 use crate::actors::Services;
 use crate::events::FLAG_IMPORT_INSIGHTS_FROM_IMAGE;
-use crate::infra::db::{image_import, jobs, products};
+use crate::infra::db::{image_import, jobs};
 use crate::insights::image::{barcode_folder, image_path};
 use crate::jobs::{JobKind, NewJob, Priority};
 use crate::ocr::DEFAULT_OCR_PREDICTION_TYPES;
@@ -65,6 +65,7 @@ pub(super) fn steps(payload: &Value) -> Vec<String> {
 /// this job's transaction.
 pub(super) async fn import_image(
     services: &Services,
+    resources: &JobResources,
     t: Target<'_>,
     payload: &Value,
     conn: &mut PgConnection,
@@ -80,7 +81,7 @@ pub(super) async fn import_image(
     if !is_digit_id(id) {
         return Ok(());
     }
-    let Some(product) = products::get(conn, t.barcode, t.server_type).await? else {
+    let Some(product) = super::current_product(services, resources, &t, conn).await? else {
         tracing::info!(
             barcode = t.barcode,
             image = id,

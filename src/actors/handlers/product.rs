@@ -5,10 +5,12 @@ use super::{JobResources, Target};
 use crate::actors::insight_importer::{self, Importing};
 use crate::actors::job_runner::JobError;
 use crate::actors::Services;
-use crate::infra::db::products;
+use crate::infra::db::insights::delete_flavor_records;
+use crate::infra::db::{jobs, products};
+use crate::jobs::{JobKind, NewJob, Priority};
 use crate::ocr::{OcrContent, OcrResources};
-use crate::types::{Prediction, PredictionType};
-use serde_json::Value;
+use crate::types::{is_digit_id, Prediction, PredictionType, ServerType};
+use serde_json::{json, Value};
 use sqlx::PgConnection;
 use std::sync::Arc;
 
@@ -47,18 +49,15 @@ pub(super) async fn refresh(
 /// Spec pipeline §2.1: re-run the product-name extractors, then refresh every insight
 /// type from the stored predictions. A product missing from the store is skipped.
 pub(super) async fn update_insights(
-    _services: &Services,
+    services: &Services,
     resources: &JobResources,
     importing: &Importing,
     t: Target<'_>,
     _payload: &Value,
     conn: &mut PgConnection,
 ) -> Result<(), JobError> {
-    let Some(product) = products::get(conn, t.barcode, t.server_type).await? else {
-        tracing::info!(
-            barcode = t.barcode,
-            "product not in the store: update skipped"
-        );
+    let Some(product) = super::current_product(services, resources, &t, conn).await? else {
+        tracing::info!(barcode = t.barcode, "product missing: update skipped");
         return Ok(());
     };
     if t.server_type.is_food() {
@@ -107,4 +106,80 @@ async fn product_name_predictions(
             p
         })
         .collect())
+}
+
+/// Spec pipeline §2.3: the product moved to another flavor. Its records on the old
+/// flavor go (annotated insights stay), and its images and insights are imported again
+/// on the new one.
+pub(super) async fn product_type_switched(
+    services: &Services,
+    resources: &JobResources,
+    t: Target<'_>,
+    conn: &mut PgConnection,
+) -> Result<(), JobError> {
+    let product_type = resources
+        .po
+        .get_product_type(t.barcode, t.server_type)
+        .await
+        .map_err(|e| JobError::Failed(e.to_string()))?;
+    let Some(product_type) = product_type else {
+        tracing::info!(
+            barcode = t.barcode,
+            "product type switch: product not found"
+        );
+        return Ok(());
+    };
+    let Some(new_type) = ServerType::from_product_type(&product_type) else {
+        tracing::warn!(
+            barcode = t.barcode,
+            product_type,
+            "product type switch: unknown product type"
+        );
+        return Ok(());
+    };
+    if new_type == t.server_type {
+        tracing::info!(
+            barcode = t.barcode,
+            server_type = %t.server_type,
+            "product type switch: flavor unchanged"
+        );
+        return Ok(());
+    }
+    let moved = Target {
+        barcode: t.barcode,
+        server_type: new_type,
+    };
+    let Some(product) = super::current_product(services, resources, &moved, conn).await? else {
+        tracing::info!(
+            barcode = t.barcode,
+            server_type = %new_type,
+            "product type switch: product missing on its new flavor"
+        );
+        return Ok(());
+    };
+    let removed = delete_flavor_records(conn, t.barcode, t.server_type).await?;
+    // The old flavor's copy is no longer the product.
+    products::delete(&mut *conn, t.barcode, t.server_type).await?;
+    let w = &services.settings.workers;
+    let mut image_ids: Vec<&String> = product.images.keys().filter(|k| is_digit_id(k)).collect();
+    image_ids.sort_by_key(|k| k.parse::<u64>().unwrap_or(u64::MAX));
+    for id in &image_ids {
+        let job = NewJob::new(JobKind::ImportImage, Priority::High)
+            .for_product(t.barcode, new_type)
+            .payload(json!({"image_id": id}));
+        jobs::enqueue(&mut *conn, &job, w.shards, w.max_attempts).await?;
+    }
+    let update = NewJob::new(JobKind::UpdateInsights, Priority::High)
+        .for_product(t.barcode, new_type)
+        .payload(json!({"diffs": {}, "force_category_prediction": true}));
+    jobs::enqueue(&mut *conn, &update, w.shards, w.max_attempts).await?;
+    tracing::info!(
+        barcode = t.barcode,
+        from = %t.server_type,
+        to = %new_type,
+        removed = ?removed,
+        images = image_ids.len(),
+        "product type switched: old flavor's records removed, images and insights queued on the new one"
+    );
+    Ok(())
 }
