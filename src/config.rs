@@ -92,6 +92,9 @@ pub struct HttpSettings {
     /// Bearer token of `POST /batch/import`; empty refuses every call.
     #[serde(default, skip_serializing)]
     pub batch_job_key: String,
+    /// Serve the webhook routes Product Opener called before its Redis streams.
+    #[serde(default)]
+    pub webhooks: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -18,6 +18,7 @@ pub mod reply;
 pub mod router;
 pub mod routes;
 pub mod system;
+pub mod webhook;
 
 use crate::actors::Names;
 use crate::config::Settings;

@@ -515,6 +515,45 @@ const OPS: &[Op] = &[
         errors: &[400],
     },
     Op {
+        method: "post",
+        path: "/api/v1/webhook/product",
+        summary:
+            "Product Opener webhook: a product was updated or deleted (off unless http.webhooks)",
+        params: &[
+            P("barcode", "string", true, "product barcode"),
+            P("action", "string", true, "updated or deleted"),
+            P(
+                "server_domain",
+                "string",
+                true,
+                "e.g. api.openfoodfacts.org",
+            ),
+            P("diffs", "string", true, "JSON of the changes"),
+        ],
+        body: None,
+        ok: &[200],
+        errors: &[400, 404],
+    },
+    Op {
+        method: "post",
+        path: "/api/v1/images/import",
+        summary: "Product Opener webhook: an image was uploaded (off unless http.webhooks)",
+        params: &[
+            P("barcode", "string", true, "product barcode"),
+            P("image_url", "string", true, "URL of the image"),
+            P("ocr_url", "string", true, "URL of its OCR document"),
+            P(
+                "server_domain",
+                "string",
+                false,
+                "default api.openfoodfacts.org",
+            ),
+        ],
+        body: None,
+        ok: &[200],
+        errors: &[400, 404],
+    },
+    Op {
         method: "get",
         path: "/api/v1/images/crop",
         summary: "JPEG crop of a product image",

@@ -2,7 +2,7 @@
 //! metrics and is checked against the OpenAPI document.
 
 use super::router::{handler, Route, Router};
-use super::{annotate, catalog, insights, logos, predict, questions, system};
+use super::{annotate, catalog, insights, logos, predict, questions, system, webhook};
 use crate::infra::db::insight_query::InsightOrder;
 use warp::http::Method;
 
@@ -112,6 +112,13 @@ pub fn router() -> Router {
             handler(predict::ocr_prediction),
         ),
         r(&get, "/api/v1/images/crop", handler(predict::crop)),
+        // Webhook adapter
+        r(&post, "/api/v1/webhook/product", handler(webhook::product)),
+        r(
+            &post,
+            "/api/v1/images/import",
+            handler(webhook::import_image),
+        ),
         r(
             &get,
             "/api/v1/predict/lang/product",
