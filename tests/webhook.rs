@@ -7,6 +7,9 @@ use common::{count, fresh_database, http, settings, spawn_app};
 use robotoff::config::Role;
 use serde_json::Value;
 
+/// Form fields of a request.
+type Form<'a> = Vec<(&'a str, &'a str)>;
+
 async fn post(base: &str, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
     let resp = http()
         .post(format!("{base}{path}"))
@@ -110,7 +113,7 @@ async fn product_and_image_webhooks_become_jobs() {
 
     // Bad requests are refused with the parameter named, and change nothing.
     let jobs = count(&pool, "SELECT count(*) FROM job").await;
-    let bad: [(&str, Vec<(&str, &str)>, &str); 5] = [
+    let bad: [(&str, Form, &str); 5] = [
         (
             "/api/v1/webhook/product",
             vec![
