@@ -8,6 +8,7 @@ pub mod comment;
 pub mod crop;
 pub mod data;
 pub mod edit;
+pub mod logos;
 pub mod nutrients;
 pub mod refresh;
 pub mod request;

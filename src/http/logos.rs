@@ -6,10 +6,14 @@ use super::params::barcode_filter;
 use super::reply::{db_error, json};
 use super::router::ApiRequest;
 use super::{dto, server_type, AppState};
+use crate::annotation;
+use crate::infra::db::logo_writes::{self, LogoAnnotation};
 use crate::infra::db::logos::{self, LogoSearch};
 use crate::taxonomy::is_prefixed_value;
+use crate::taxonomy::TaxonomyType;
 use crate::text::get_tag;
 use serde_json::{json, Value};
+use std::str::FromStr;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -167,9 +171,9 @@ pub async fn update(state: AppState, req: ApiRequest) -> Result<Response, ApiErr
         Some(Value::String(s)) => Some(s.as_str()).filter(|s| !s.is_empty()),
         Some(_) => return Err(schema_error("`value` must be a string or null")),
     };
-    if parse_auth(&req.headers)?.is_none() {
+    let Some(credentials) = parse_auth(&req.headers)? else {
         return Err(forbidden());
-    }
+    };
     let id = logo_id(&req);
     let exists = match id {
         Some(id) => logos::get(&state.pool, id)
@@ -182,7 +186,72 @@ pub async fn update(state: AppState, req: ApiRequest) -> Result<Response, ApiErr
         return super::reply::empty(StatusCode::NOT_FOUND);
     }
     check_logo_annotation(kind, value)?;
-    Err(writes_unavailable())
+    let Some(id) = id else {
+        return super::reply::empty(StatusCode::NOT_FOUND);
+    };
+    let username = credentials.username();
+    let (tag, taxonomy_value) = tag_and_taxonomy_value(&state, kind, value);
+    let annotation = LogoAnnotation {
+        kind,
+        value,
+        value_tag: tag.as_deref(),
+        taxonomy_value: taxonomy_value.as_deref(),
+        username: username.as_deref(),
+    };
+    let mut conn = state
+        .pool
+        .acquire()
+        .await
+        .map_err(db_error("annotating a logo"))?;
+    let changed = logo_writes::annotate_if_changed(&mut conn, id, &annotation)
+        .await
+        .map_err(db_error("annotating a logo"))?;
+    drop(conn);
+    if changed {
+        let logo = logos::get(&state.pool, id)
+            .await
+            .map_err(db_error("reading a logo"))?;
+        let caller = caller_of(credentials);
+        if let Err(e) = annotation::logos::apply(&state.services, logo.as_slice(), &caller).await {
+            tracing::error!(logo = id, error = %e, "insights of an annotated logo");
+            return Err(ApiError::unavailable(
+                "logo_insights_unavailable",
+                "the logo was annotated but its insights could not be applied yet, retry later",
+            ));
+        }
+    }
+    super::reply::empty(StatusCode::NO_CONTENT)
+}
+
+/// The tag of a logo annotation's value and its canonical taxonomy value.
+fn tag_and_taxonomy_value(
+    state: &AppState,
+    kind: &str,
+    value: Option<&str>,
+) -> (Option<String>, Option<String>) {
+    let Some(value) = value else {
+        return (None, None);
+    };
+    let tag = get_tag(value);
+    let taxonomy_value = TaxonomyType::from_str(kind)
+        .ok()
+        .and_then(|t| {
+            state
+                .resources
+                .taxonomies
+                .match_taxonomized_value(&tag, t)
+                .ok()
+        })
+        .flatten();
+    (Some(tag), taxonomy_value)
+}
+
+fn caller_of(c: super::auth::Credentials) -> annotation::Caller {
+    annotation::Caller::User(annotation::Auth {
+        session_cookie: c.session_cookie,
+        username: c.username,
+        password: c.password,
+    })
 }
 
 /// `POST /images/logos/annotate`.
@@ -215,9 +284,9 @@ pub async fn annotate(state: AppState, req: ApiRequest) -> Result<Response, ApiE
         };
         parsed.push((id, kind.to_string(), value));
     }
-    if parse_auth(&req.headers)?.is_none() {
+    let Some(credentials) = parse_auth(&req.headers)? else {
         return Err(forbidden());
-    }
+    };
     if let Some(st) = body.get("server_type").and_then(Value::as_str) {
         super::params::server_type_named(st)?;
     }
@@ -230,7 +299,50 @@ pub async fn annotate(state: AppState, req: ApiRequest) -> Result<Response, ApiE
             return Err(ApiError::not_found(format!("logo {id} not found")));
         }
     }
-    Err(writes_unavailable())
+    let username = credentials.username();
+    let mut tx = state
+        .pool
+        .begin()
+        .await
+        .map_err(db_error("annotating logos"))?;
+    let mut annotated = Vec::new();
+    for (id, kind, value) in &parsed {
+        let (tag, taxonomy_value) = tag_and_taxonomy_value(&state, kind, value.as_deref());
+        let annotation = LogoAnnotation {
+            kind,
+            value: value.as_deref(),
+            value_tag: tag.as_deref(),
+            taxonomy_value: taxonomy_value.as_deref(),
+            username: Some(username.as_deref().unwrap_or("unknown")),
+        };
+        if logo_writes::annotate_if_new(&mut tx, *id, &annotation)
+            .await
+            .map_err(db_error("annotating logos"))?
+        {
+            annotated.push(*id);
+        }
+    }
+    tx.commit().await.map_err(db_error("annotating logos"))?;
+    let count = annotated.len();
+    if !annotated.is_empty() {
+        // As Robotoff, the insights are made after the answer.
+        let services = state.services.clone();
+        let pool = state.pool.clone();
+        let caller = caller_of(credentials);
+        tokio::spawn(async move {
+            let rows = match logos::by_ids(&pool, &annotated).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::error!(error = %e, "reading annotated logos");
+                    return;
+                }
+            };
+            if let Err(e) = annotation::logos::apply(&services, &rows, &caller).await {
+                tracing::error!(error = %e, "insights of annotated logos");
+            }
+        });
+    }
+    json(&json!({"annotated": count}))
 }
 
 /// `POST /images/logos/{logo_id}/reset`.
@@ -245,25 +357,46 @@ pub async fn reset(state: AppState, req: ApiRequest) -> Result<Response, ApiErro
     if !exists {
         return super::reply::empty(StatusCode::NOT_FOUND);
     }
-    Err(writes_unavailable())
+    let Some(id) = logo_id(&req) else {
+        return super::reply::empty(StatusCode::NOT_FOUND);
+    };
+    let mut tx = state
+        .pool
+        .begin()
+        .await
+        .map_err(db_error("resetting a logo"))?;
+    let reset = logo_writes::reset(&mut tx, id)
+        .await
+        .map_err(db_error("resetting a logo"))?;
+    tx.commit().await.map_err(db_error("resetting a logo"))?;
+    match reset {
+        Some(_) => super::reply::empty(StatusCode::NO_CONTENT),
+        None => super::reply::empty(StatusCode::NOT_FOUND),
+    }
 }
 
 /// `POST /images/logos/update`: bulk rename of logo annotations.
-pub async fn bulk_update(_state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+pub async fn bulk_update(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let p = &req.params;
-    p.required("source_value")?;
-    p.required("source_type")?;
-    p.required("target_value")?;
-    p.required("target_type")?;
-    parse_auth(&req.headers)?;
-    Err(writes_unavailable())
-}
-
-fn writes_unavailable() -> ApiError {
-    ApiError::unavailable(
-        "logo_annotation_unavailable",
-        "logo annotations cannot be saved by this node yet",
-    )
+    let source_value = p.required("source_value")?;
+    let source_type = p.required("source_type")?;
+    let target_value = p.required("target_value")?;
+    let target_type = p.required("target_type")?;
+    let username = parse_auth(&req.headers)?.and_then(|c| c.username());
+    let source_tag = get_tag(source_value);
+    let (target_tag, taxonomy_value) =
+        tag_and_taxonomy_value(&state, target_type, Some(target_value));
+    let target = LogoAnnotation {
+        kind: target_type,
+        value: Some(target_value),
+        value_tag: target_tag.as_deref(),
+        taxonomy_value: taxonomy_value.as_deref(),
+        username: username.as_deref(),
+    };
+    let updated = logo_writes::rename(&state.pool, source_type, &source_tag, &target)
+        .await
+        .map_err(db_error("renaming logo annotations"))?;
+    json(&json!({"updated": updated}))
 }
 
 /// `GET /ann/search` and `/ann/search/{logo_id}`: needs the logo index.

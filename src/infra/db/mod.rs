@@ -8,6 +8,7 @@ pub mod images;
 pub mod insight_query;
 pub mod insights;
 pub mod jobs;
+pub mod logo_writes;
 pub mod logos;
 pub mod prediction_query;
 pub mod predictions;

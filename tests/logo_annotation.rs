@@ -1,0 +1,248 @@
+//! Logo annotation writes (spec api-db §1.4) and the insights they make (§4.7): a
+//! brand or label logo annotated by a user becomes a prediction and an insight applied
+//! at once with that user's credentials; a reset removes what it made.
+
+mod common;
+#[path = "annotation_support/mod.rs"]
+mod support;
+
+use common::{count, wait_until};
+use robotoff::types::{Product, ServerType};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use std::time::Duration;
+use support::*;
+
+const CODE: &str = "3760094310634";
+/// Basic a:b.
+const AUTH: &str = "Basic YTpi";
+
+async fn logo(pool: &PgPool, index: i32) -> i32 {
+    let image: i32 = sqlx::query_scalar(
+        "INSERT INTO image (barcode, uploaded_at, image_id, source_image, width, height, deleted, server_type)
+         VALUES ($1, now(), $2, '/376/009/431/0634/' || $2 || '.jpg', 1000, 1000, false, 'off')
+         ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(CODE)
+    .bind(format!("{}", index + 1))
+    .fetch_one(pool)
+    .await
+    .expect("image");
+    let ip: i32 = sqlx::query_scalar(
+        "INSERT INTO image_prediction (type, model_name, model_version, data, timestamp, image_id, max_confidence)
+         VALUES ('object_detection', 'universal_logo_detector', 'v1', '{\"objects\": []}', now(), $1, 0.9)
+         RETURNING id",
+    )
+    .bind(image)
+    .fetch_one(pool)
+    .await
+    .expect("image prediction");
+    sqlx::query_scalar(
+        "INSERT INTO logo_annotation (image_prediction_id, index, bounding_box, score, barcode, source_image, server_type)
+         VALUES ($1, 0, '[0.1, 0.1, 0.5, 0.5]', 0.8, $2, '/376/009/431/0634/' || $3 || '.jpg', 'off')
+         RETURNING id",
+    )
+    .bind(ip)
+    .bind(CODE)
+    .bind(format!("{}", index + 1))
+    .fetch_one(pool)
+    .await
+    .expect("logo")
+}
+
+async fn logo_row(
+    pool: &PgPool,
+    id: i32,
+) -> (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+) {
+    sqlx::query_as(
+        "SELECT annotation_type, annotation_value, annotation_value_tag, taxonomy_value, username
+         FROM logo_annotation WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .expect("logo row")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn annotated_logos_make_applied_insights_and_reset_removes_them() {
+    let env = env().await;
+    let mut p = Product::new(CODE, ServerType::Off);
+    p.lang = Some("fr".into());
+    p.countries_tags = vec!["en:france".into()];
+    p.images = json!({
+        "1": {"sizes": {"full": {"w": 1000, "h": 1000}}},
+        "2": {"sizes": {"full": {"w": 1000, "h": 1000}}}
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default();
+    env.store(p).await;
+    let brand_logo = logo(&env.pool, 0).await;
+    let label_logo = logo(&env.pool, 1).await;
+    let base = format!("http://{}", env.app.addr.expect("api role"));
+    let client = common::http();
+
+    // PUT: the brand logo, by user "a".
+    let resp = client
+        .put(format!("{base}/api/v1/images/logos/{brand_logo}"))
+        .header("authorization", AUTH)
+        .json(&json!({"type": "brand", "value": "Acme"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 204);
+    assert_eq!(
+        logo_row(&env.pool, brand_logo).await,
+        (
+            Some("brand".into()),
+            Some("Acme".into()),
+            Some("acme".into()),
+            // The brand taxonomy's name for the tag.
+            Some("Acme".into()),
+            Some("a".into())
+        )
+    );
+    let (predictor, logo_id): (Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT predictor, data->>'logo_id' FROM prediction WHERE barcode = $1 AND type = 'brand'",
+    )
+    .bind(CODE)
+    .fetch_one(&env.pool)
+    .await
+    .expect("brand prediction");
+    assert_eq!(predictor.as_deref(), Some("universal-logo-detector"));
+    assert_eq!(logo_id, Some(brand_logo.to_string()));
+    let (annotation, username): (Option<i32>, Option<String>) = sqlx::query_as(
+        "SELECT annotation, username FROM product_insight WHERE barcode = $1 AND type = 'brand'",
+    )
+    .bind(CODE)
+    .fetch_one(&env.pool)
+    .await
+    .expect("brand insight");
+    assert_eq!((annotation, username.as_deref()), (Some(1), Some("a")));
+    let writes = env.po.writes();
+    assert_eq!(writes.len(), 1, "one edit sent");
+    let form = writes[0].form_map();
+    assert_eq!(form.get("add_brands").map(String::as_str), Some("Acme"));
+    assert_eq!(
+        form.get("user_id").map(String::as_str),
+        Some("a"),
+        "the user's credentials"
+    );
+
+    // The same annotation again changes nothing and sends nothing.
+    let resp = client
+        .put(format!("{base}/api/v1/images/logos/{brand_logo}"))
+        .header("authorization", AUTH)
+        .json(&json!({"type": "brand", "value": "Acme"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 204);
+    assert_eq!(env.po.writes().len(), 1);
+
+    // Bulk annotation: the label logo (the brand logo, already annotated, is skipped).
+    let resp = client
+        .post(format!("{base}/api/v1/images/logos/annotate"))
+        .header("authorization", AUTH)
+        .json(&json!({"annotations": [
+            {"logo_id": label_logo, "type": "label", "value": "en:organic"},
+            {"logo_id": brand_logo, "type": "brand", "value": "Other"}
+        ]}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body, json!({"annotated": 1}));
+    assert_eq!(
+        logo_row(&env.pool, label_logo).await,
+        (
+            Some("label".into()),
+            Some("en:organic".into()),
+            Some("en:organic".into()),
+            Some("en:organic".into()),
+            Some("a".into())
+        )
+    );
+    assert_eq!(
+        logo_row(&env.pool, brand_logo).await.1.as_deref(),
+        Some("Acme")
+    );
+    let pool = env.pool.clone();
+    wait_until(Duration::from_secs(30), "label insight applied", || {
+        let pool = pool.clone();
+        async move {
+            (count(
+                &pool,
+                "SELECT count(*) FROM product_insight WHERE type = 'label' AND annotation = 1",
+            )
+            .await
+                == 1)
+                .then_some(())
+        }
+    })
+    .await;
+
+    // Reset of the label logo (no auth needed): the logo is cleared; the applied insight
+    // stays, the prediction goes.
+    let resp = client
+        .post(format!("{base}/api/v1/images/logos/{label_logo}/reset"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 204);
+    assert_eq!(
+        logo_row(&env.pool, label_logo).await,
+        (None, None, None, None, None)
+    );
+    assert_eq!(
+        count(
+            &env.pool,
+            "SELECT count(*) FROM prediction WHERE type = 'label'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &env.pool,
+            "SELECT count(*) FROM product_insight WHERE type = 'label'"
+        )
+        .await,
+        1
+    );
+
+    // Bulk rename.
+    let resp = client
+        .post(format!("{base}/api/v1/images/logos/update"))
+        .form(&[
+            ("source_type", "brand"),
+            ("source_value", "ACME"),
+            ("target_type", "brand"),
+            ("target_value", "Acme Foods"),
+        ])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body, json!({"updated": 1}));
+    assert_eq!(
+        logo_row(&env.pool, brand_logo).await,
+        (
+            Some("brand".into()),
+            Some("Acme Foods".into()),
+            Some("acme-foods".into()),
+            None,
+            None
+        )
+    );
+    env.shutdown().await;
+}
