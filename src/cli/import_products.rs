@@ -9,7 +9,7 @@
 
 use crate::app::open_database;
 use crate::config::Overrides;
-use crate::infra::db::products;
+use crate::infra::db::products::{self, EncodedProducts};
 use crate::infra::product_opener::{parse_product, ProductJsonError};
 use crate::types::{Product, ServerType};
 use anyhow::Context;
@@ -194,7 +194,12 @@ async fn write_lane(
 ) -> Result<(), sqlx::Error> {
     while let Some(batch) = rx.recv().await {
         let lines = batch.len() as u64;
-        products::upsert_many(&pool, &dedupe_sorted(batch)).await?;
+        // Serialising a batch is CPU work: off the async threads, and the products are
+        // freed as soon as they are encoded.
+        let rows = tokio::task::spawn_blocking(move || EncodedProducts::new(&dedupe_sorted(batch)))
+            .await
+            .map_err(|e| sqlx::Error::Protocol(format!("encoding a batch of products: {e}")))?;
+        products::upsert_encoded(&pool, &rows).await?;
         imported.fetch_add(lines, Ordering::Relaxed);
     }
     Ok(())
@@ -255,11 +260,13 @@ pub async fn import(
     let mut lane_tx = Vec::with_capacity(lanes);
     let mut lane_tasks = Vec::with_capacity(lanes);
     for _ in 0..lanes {
-        let (tx, rx) = tokio::sync::mpsc::channel::<Vec<Product>>(QUEUE_DEPTH);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Vec<Product>>(1);
         lane_tx.push(tx);
         lane_tasks.push(tokio::spawn(write_lane(pool.clone(), rx, imported.clone())));
     }
     let mut lane_buf: Vec<Vec<Product>> = (0..lanes).map(|_| Vec::new()).collect();
+    // Each lane writes batches of its share, so a batch's products are held once.
+    let lane_batch = batch_size.div_ceil(lanes).max(1);
     let mut pending: BTreeMap<u64, ParsedBatch> = BTreeMap::new();
     let mut next_seq = 0u64;
     let mut lanes_open = true;
@@ -271,7 +278,7 @@ pub async fn import(
             for p in batch.products {
                 let lane = lane_of(&p.code, lanes);
                 lane_buf[lane].push(p);
-                if lane_buf[lane].len() >= batch_size {
+                if lane_buf[lane].len() >= lane_batch {
                     let full = std::mem::take(&mut lane_buf[lane]);
                     if lane_tx[lane].send(full).await.is_err() {
                         // The lane stopped on an error, reported below.

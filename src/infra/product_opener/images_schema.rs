@@ -8,44 +8,48 @@ use serde_json::{Map, Value};
 /// are. Uploaded images keep `sizes` (without `url`), `uploaded_t` and `uploader`;
 /// selected images keep `imgid`, `rev`, `sizes` (without `url`) and the fields of
 /// their `generation` (crop `x1`…`y2`, `angle`, `coordinates_image_size`, …).
-pub fn to_legacy_images(images: Map<String, Value>) -> Map<String, Value> {
+pub fn to_legacy_images(mut images: Map<String, Value>) -> Map<String, Value> {
     if !images.contains_key("uploaded") && !images.contains_key("selected") {
         return images;
     }
     let mut legacy = Map::new();
-    if let Some(Value::Object(uploaded)) = images.get("uploaded") {
+    if let Some(Value::Object(uploaded)) = images.remove("uploaded") {
         for (id, data) in uploaded {
+            let Value::Object(mut data) = data else {
+                continue;
+            };
             let mut entry = Map::new();
-            if let Some(sizes) = data.get("sizes") {
+            if let Some(sizes) = data.remove("sizes") {
                 entry.insert("sizes".into(), sizes_without_urls(sizes));
             }
             for key in ["uploaded_t", "uploader"] {
-                if let Some(v) = data.get(key) {
-                    entry.insert(key.into(), v.clone());
+                if let Some(v) = data.remove(key) {
+                    entry.insert(key.into(), v);
                 }
             }
-            legacy.insert(id.clone(), Value::Object(entry));
+            legacy.insert(id, Value::Object(entry));
         }
     }
-    if let Some(Value::Object(selected)) = images.get("selected") {
+    if let Some(Value::Object(selected)) = images.remove("selected") {
         for (kind, by_lang) in selected {
-            let Some(by_lang) = by_lang.as_object() else {
+            let Value::Object(by_lang) = by_lang else {
                 continue;
             };
             for (lang, data) in by_lang {
+                let Value::Object(mut data) = data else {
+                    continue;
+                };
                 let mut entry = Map::new();
                 for key in ["imgid", "rev"] {
-                    if let Some(v) = data.get(key) {
-                        entry.insert(key.into(), v.clone());
+                    if let Some(v) = data.remove(key) {
+                        entry.insert(key.into(), v);
                     }
                 }
-                if let Some(sizes) = data.get("sizes") {
+                if let Some(sizes) = data.remove("sizes") {
                     entry.insert("sizes".into(), sizes_without_urls(sizes));
                 }
-                if let Some(Value::Object(generation)) = data.get("generation") {
-                    for (k, v) in generation {
-                        entry.insert(k.clone(), v.clone());
-                    }
+                if let Some(Value::Object(generation)) = data.remove("generation") {
+                    entry.extend(generation);
                 }
                 legacy.insert(format!("{kind}_{lang}"), Value::Object(entry));
             }
@@ -54,26 +58,21 @@ pub fn to_legacy_images(images: Map<String, Value>) -> Map<String, Value> {
     legacy
 }
 
-fn sizes_without_urls(sizes: &Value) -> Value {
+fn sizes_without_urls(sizes: Value) -> Value {
     match sizes {
         Value::Object(by_size) => Value::Object(
             by_size
-                .iter()
-                .map(|(size, dims)| {
-                    let dims = match dims {
-                        Value::Object(d) => Value::Object(
-                            d.iter()
-                                .filter(|(k, _)| *k != "url")
-                                .map(|(k, v)| (k.clone(), v.clone()))
-                                .collect(),
-                        ),
-                        other => other.clone(),
-                    };
-                    (size.clone(), dims)
+                .into_iter()
+                .map(|(size, dims)| match dims {
+                    Value::Object(mut d) => {
+                        d.remove("url");
+                        (size, Value::Object(d))
+                    }
+                    other => (size, other),
                 })
                 .collect(),
         ),
-        other => other.clone(),
+        other => other,
     }
 }
 
