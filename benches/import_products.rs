@@ -3,7 +3,8 @@
 //! release binary into the database at `ROBOTOFF_BENCH_DATABASE_URL`, and reports
 //! products/s and the importer's peak RSS.
 //!
-//! `scripts/bench-import-products [--products N] [--plain] [--dump PATH]`
+//! `scripts/bench-import-products [--products N] [--plain] [--dump PATH] [--writers N]
+//! [--batch-size N]`
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -17,6 +18,8 @@ struct Args {
     products: u64,
     gzip: bool,
     dump: Option<PathBuf>,
+    /// Options passed on to `import-products` (`--writers`, `--batch-size`).
+    import: Vec<String>,
 }
 
 fn args() -> Result<Args, String> {
@@ -24,6 +27,7 @@ fn args() -> Result<Args, String> {
         products: 1_000_000,
         gzip: true,
         dump: None,
+        import: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -36,6 +40,11 @@ fn args() -> Result<Args, String> {
             }
             "--plain" => a.gzip = false,
             "--dump" => a.dump = Some(it.next().ok_or("--dump needs a path")?.into()),
+            "--writers" | "--batch-size" => {
+                let value = it.next().ok_or(format!("{arg} needs a number"))?;
+                a.import.push(arg.clone());
+                a.import.push(value);
+            }
             // Arguments cargo passes to bench targets.
             "--bench" => {}
             other => return Err(format!("unknown argument {other}")),
@@ -285,6 +294,7 @@ fn main() -> ExitCode {
     let clock = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_robotoff"))
         .args(["import-products", "--quiet"])
+        .args(&args.import)
         .arg(&path)
         .env("ROBOTOFF__DATABASE__URL", &db)
         .env("ROBOTOFF__LOG__LEVEL", "warn")

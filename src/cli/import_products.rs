@@ -37,8 +37,8 @@ pub struct ImportProductsArgs {
     /// Products per database batch.
     #[arg(long, default_value_t = 1000)]
     pub batch_size: usize,
-    /// Parallel database writers.
-    #[arg(long, default_value_t = 2)]
+    /// Parallel database writers (each product always goes through the same one).
+    #[arg(long, default_value_t = 3)]
     pub writers: usize,
     /// Line-parsing threads (default: the number of CPUs).
     #[arg(long)]
