@@ -192,6 +192,10 @@ pub fn collapse_duplicates(jobs: &[NewJob]) -> Vec<NewJob> {
             Some(key) => match index.get(key) {
                 Some(&i) => {
                     if let Some(first) = out.get_mut(i) {
+                        // The collapsed job runs as soon as the most urgent of them.
+                        if job.priority.as_i16() < first.priority.as_i16() {
+                            first.priority = job.priority;
+                        }
                         if without_event_id(&first.payload) != without_event_id(&job.payload) {
                             if let Some(obj) = first.payload.as_object_mut() {
                                 obj.insert("diffs".into(), serde_json::Value::Null);

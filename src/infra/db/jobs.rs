@@ -154,7 +154,9 @@ pub async fn enqueue_many<'e>(
 /// Enqueues a batch of jobs in one statement, inside the caller's transaction. Jobs
 /// sharing a dedupe key with each other or with a queued job are merged into one: the
 /// first payload is kept, and if the payloads differ its `diffs` becomes null ("anything
-/// may have changed"). Returns how many new jobs were inserted.
+/// may have changed"), and the merged job takes the most urgent priority (a user's edit
+/// collapsed into a pending bot update is not left waiting behind the bot backlog).
+/// Returns how many new jobs were inserted.
 pub async fn enqueue_batch(
     conn: &mut PgConnection,
     jobs: &[NewJob],
@@ -204,7 +206,8 @@ pub async fn enqueue_batch(
            ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND state = 'queued'
            DO UPDATE SET payload = CASE WHEN job.payload - 'event_id' = EXCLUDED.payload - 'event_id'
                                         THEN job.payload
-                                        ELSE job.payload || jsonb_build_object('diffs', NULL::jsonb) END
+                                        ELSE job.payload || jsonb_build_object('diffs', NULL::jsonb) END,
+                         priority = LEAST(job.priority, EXCLUDED.priority)
            RETURNING (xmax = 0) AS "inserted!""#,
         &kinds,
         &barcodes as &[Option<String>],
