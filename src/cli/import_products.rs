@@ -257,11 +257,7 @@ pub async fn import(
     for _ in 0..lanes {
         let (tx, rx) = tokio::sync::mpsc::channel::<Vec<Product>>(QUEUE_DEPTH);
         lane_tx.push(tx);
-        lane_tasks.push(tokio::spawn(write_lane(
-            pool.clone(),
-            rx,
-            imported.clone(),
-        )));
+        lane_tasks.push(tokio::spawn(write_lane(pool.clone(), rx, imported.clone())));
     }
     let mut lane_buf: Vec<Vec<Product>> = (0..lanes).map(|_| Vec::new()).collect();
     let mut pending: BTreeMap<u64, ParsedBatch> = BTreeMap::new();

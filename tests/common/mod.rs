@@ -100,6 +100,8 @@ pub fn settings(database_url: &str) -> Settings {
     o.set("workers.retry_max_secs", 1);
     o.set("workers.poll_interval_ms", 200);
     o.set("log.level", "warn");
+    // Test nodes never download the real product dump.
+    o.set("scheduler.dataset_url", "");
     Settings::load_with_env(None, &o, Vec::new()).expect("test settings")
 }
 
