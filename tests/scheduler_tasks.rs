@@ -11,6 +11,7 @@ use robotoff::actors::scheduler::dataset::{self, DatasetSource, Download};
 use robotoff::actors::scheduler::dump_cleanup;
 use robotoff::actors::scheduler::taxonomy_refresh;
 use robotoff::actors::scheduler::tmp_cleanup::remove_old_tmp_dirs;
+use robotoff::ocr::resources::OcrResources;
 use robotoff::taxonomy::{Taxonomies, Taxonomy, TaxonomyType};
 use sqlx::PgPool;
 use std::collections::HashMap;
@@ -283,6 +284,15 @@ async fn taxonomy_refresh_downloads_newer_files_and_reloads_them() {
         .get(TaxonomyType::Label)
         .expect("labels")
         .contains(NEW_LABEL));
+    // The OCR extractors keep their own taxonomies inside the OCR resources.
+    let ocr = OcrResources::new(&dir);
+    let ocr_taxonomies = ocr
+        .get_or_load(|d| Ok(Taxonomies::new(d)))
+        .expect("OCR taxonomies");
+    assert!(!ocr_taxonomies
+        .get(TaxonomyType::Label)
+        .expect("labels")
+        .contains(NEW_LABEL));
     let brands_before = std::fs::read(TaxonomyType::Brand.path_in(&dir)).expect("read");
 
     let outcome = taxonomy_refresh::refresh(&client(), &server.url, &dir)
@@ -291,7 +301,7 @@ async fn taxonomy_refresh_downloads_newer_files_and_reloads_them() {
     assert_eq!(outcome.refreshed, vec![TaxonomyType::Label], "{outcome}");
     assert_eq!(outcome.up_to_date, 6, "{outcome}");
     assert!(outcome.failed.is_empty(), "{outcome}");
-    assert!(outcome.holders_reloaded >= 2, "{outcome}");
+    assert!(outcome.holders_reloaded >= 3, "{outcome}");
     assert!(outcome.to_string().starts_with("1 taxonomie(s) refreshed"));
     assert_eq!(server.count("GET", &taxonomy_path(TaxonomyType::Label)), 1);
     assert_eq!(
@@ -330,6 +340,13 @@ async fn taxonomy_refresh_downloads_newer_files_and_reloads_them() {
         .expect("labels")
         .contains(NEW_LABEL));
     assert!(other
+        .get(TaxonomyType::Label)
+        .expect("labels")
+        .contains(NEW_LABEL));
+    let ocr_taxonomies = ocr
+        .get_or_load(|d| Ok(Taxonomies::new(d)))
+        .expect("OCR taxonomies");
+    assert!(ocr_taxonomies
         .get(TaxonomyType::Label)
         .expect("labels")
         .contains(NEW_LABEL));
@@ -804,4 +821,94 @@ async fn dump_cleanup_deletes_and_updates_exactly_the_stale_rows() {
         .expect("cleanup");
     assert_eq!(again.counts, Default::default(), "{again}");
     assert_eq!(again.invalid_brand_insights, 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// Through the scheduler actor.
+
+/// The node's scheduler knows the new tasks: a run started with `RunNow` downloads and
+/// imports the dump and is counted in the metrics.
+#[tokio::test]
+async fn scheduler_runs_the_dataset_task_on_demand() {
+    use robotoff::actors::scheduler::{SchedulerMsg, DATASET_REFRESH_TASK, TMP_CLEANUP_TASK};
+    use robotoff::actors::SCHEDULER;
+    let db = common::fresh_database().await;
+    let server = StaticServer::start().await;
+    server.serve(
+        DUMP_PATH,
+        Served {
+            body: dump_of(&["3100000000001", "3100000000002"]),
+            last_modified: None,
+            etag: Some("app-1".into()),
+        },
+    );
+    let datasets = tempfile::tempdir().expect("tempdir");
+    let mut o = robotoff::config::Overrides::default();
+    o.set("http.addr", "127.0.0.1:0");
+    o.set("database.url", db.as_str());
+    o.set("data.dir", common::shared_data_dir().display().to_string());
+    o.set("log.level", "warn");
+    o.set(
+        "scheduler.dataset_url",
+        format!("{}{DUMP_PATH}", server.url),
+    );
+    o.set(
+        "scheduler.datasets_dir",
+        datasets.path().display().to_string(),
+    );
+    o.set("scheduler.dataset_min_products", 1);
+    let settings =
+        robotoff::config::Settings::load_with_env(None, &o, Vec::new()).expect("settings");
+    let app = common::spawn_app(settings).await;
+    let names = app.services.names.clone();
+    let actor = names
+        .lookup::<SchedulerMsg>(&names.of(SCHEDULER))
+        .expect("scheduler running");
+    for task in [DATASET_REFRESH_TASK, TMP_CLEANUP_TASK] {
+        let started = robotoff::actors::call(
+            &actor,
+            |r| SchedulerMsg::RunNow(task.to_string(), r),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("scheduler answers");
+        assert!(started, "{task} started");
+    }
+    let unknown = robotoff::actors::call(
+        &actor,
+        |r| SchedulerMsg::RunNow("no_such_task".to_string(), r),
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("scheduler answers");
+    assert!(!unknown);
+    let runs = common::wait_until(Duration::from_secs(30), "both runs to finish", || {
+        let actor = actor.clone();
+        async move {
+            let runs = robotoff::actors::call(&actor, SchedulerMsg::Runs, Duration::from_secs(5))
+                .await
+                .ok()?;
+            (runs.get(DATASET_REFRESH_TASK) == Some(&1) && runs.get(TMP_CLEANUP_TASK) == Some(&1))
+                .then_some(runs)
+        }
+    })
+    .await;
+    assert_eq!(runs.get(DATASET_REFRESH_TASK), Some(&1));
+    assert_eq!(
+        common::count(
+            &app.pool,
+            "SELECT count(*) FROM product WHERE code LIKE '31000000000%'"
+        )
+        .await,
+        2
+    );
+    assert_eq!(server.count("GET", DUMP_PATH), 1);
+    let metrics = robotoff::infra::metrics::render();
+    let ok_line = metrics.lines().any(|l| {
+        l.starts_with("robotoff_scheduler_runs_total")
+            && l.contains("task=\"update_dataset\"")
+            && l.contains("outcome=\"ok\"")
+    });
+    assert!(ok_line, "run counted as ok:\n{metrics}");
+    app.shutdown().await;
 }

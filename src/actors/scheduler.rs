@@ -28,6 +28,9 @@ pub type TaskFn = Arc<dyn Fn(Services) -> BoxFuture<'static, Result<String, Stri
 pub struct Task {
     pub name: &'static str,
     pub schedule: Schedule,
+    /// Whether one node at a time runs it in a cluster (work on the shared database).
+    /// Tasks about the node itself (its files, its memory) run on every node.
+    pub cluster_wide: bool,
     pub run: TaskFn,
 }
 
@@ -52,6 +55,7 @@ pub fn default_tasks(services: &Services) -> Vec<Task> {
             Duration::from_secs(a.auto_apply_interval_secs),
             Duration::from_secs(a.auto_apply_jitter_secs),
         ),
+        cluster_wide: true,
         run: Arc::new(|s: Services| Box::pin(async move { auto_apply(&s).await })),
     };
     let tmp_max_age_hours = sched.tmp_max_age_hours;
@@ -60,6 +64,7 @@ pub fn default_tasks(services: &Services) -> Vec<Task> {
         Task {
             name: TMP_CLEANUP_TASK,
             schedule: Schedule::DailyAt(sched.tmp_cleanup_at.0),
+            cluster_wide: false,
             run: Arc::new(move |_: Services| {
                 Box::pin(async move { tmp_cleanup::run(tmp_max_age_hours).await })
             }),
@@ -67,6 +72,7 @@ pub fn default_tasks(services: &Services) -> Vec<Task> {
         Task {
             name: "purge_done_jobs",
             schedule: Schedule::every(Duration::from_secs(3600), Duration::from_secs(60)),
+            cluster_wide: true,
             run: Arc::new(move |s: Services| {
                 Box::pin(async move {
                     jobs::purge_done(&s.pool, retention)
@@ -84,6 +90,7 @@ pub fn default_tasks(services: &Services) -> Vec<Task> {
                 Duration::from_secs(sched.taxonomy_refresh_interval_secs),
                 Duration::ZERO,
             ),
+            cluster_wide: false,
             run: Arc::new(|s: Services| Box::pin(async move { taxonomy_refresh::run(&s).await })),
         });
     }
@@ -91,11 +98,13 @@ pub fn default_tasks(services: &Services) -> Vec<Task> {
         tasks.push(Task {
             name: DATASET_REFRESH_TASK,
             schedule: Schedule::DailyAt(sched.dataset_refresh_at.0),
+            cluster_wide: true,
             run: Arc::new(|s: Services| Box::pin(async move { dataset::run(&s).await })),
         });
         tasks.push(Task {
             name: DUMP_CLEANUP_TASK,
             schedule: Schedule::DailyAt(sched.dump_cleanup_at.0),
+            cluster_wide: true,
             run: Arc::new(|s: Services| Box::pin(async move { dump_cleanup::run(&s).await })),
         });
     }
@@ -265,9 +274,12 @@ impl SchedulerState {
     }
 }
 
-/// Runs `task` while holding its cluster-wide advisory lock; if another node holds it,
-/// the run is skipped.
+/// Runs `task`; a cluster-wide task runs while holding its advisory lock, and is skipped
+/// if another node holds it.
 async fn run_exclusive(services: &Services, task: &Task) -> Result<String, String> {
+    if !task.cluster_wide {
+        return (task.run)(services.clone()).await;
+    }
     let mut conn = services.pool.acquire().await.map_err(|e| e.to_string())?;
     let key = task_key(task.name);
     let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
