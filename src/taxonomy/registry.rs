@@ -98,41 +98,47 @@ fn set_current(generation: &Generation, set: Arc<TaxonomySet>) {
     }
 }
 
-/// Reloads from their files, in every live [`Taxonomies`] reading from `data_dir`, the
-/// taxonomies each has loaded, and swaps them in (each file is read once and the result
-/// shared). Nothing is swapped unless every needed file loads. Returns the number of
-/// [`Taxonomies`] refreshed; those that never loaded a taxonomy just start a new lazy
-/// generation.
-pub fn refresh_loaded(data_dir: &Path) -> Result<usize, TaxonomyError> {
-    let holders: Vec<Arc<Generation>> = match live().lock() {
+/// After the files of `changed` were replaced in `data_dir`: every live [`Taxonomies`]
+/// reading from `data_dir` that has one of them loaded gets a new generation with those
+/// read again (each file once, shared by all) and its other loaded taxonomies kept.
+/// Nothing is swapped unless every needed file loads. Taxonomies not loaded yet are read
+/// from the new files on first use anyway. Returns the number of [`Taxonomies`] swapped.
+pub fn refresh_loaded(data_dir: &Path, changed: &[TaxonomyType]) -> Result<usize, TaxonomyError> {
+    let live: Vec<Arc<Generation>> = match live().lock() {
         Ok(mut list) => {
             list.retain(|w| w.strong_count() > 0);
             list.iter().filter_map(Weak::upgrade).collect()
         }
         Err(_) => Vec::new(),
     };
-    let holders: Vec<(Arc<Generation>, Vec<TaxonomyType>)> = holders
+    let holders: Vec<(Arc<Generation>, Arc<TaxonomySet>)> = live
         .into_iter()
         .filter_map(|g| {
             let set = current_of(&g);
-            (set.data_dir() == data_dir).then(|| {
-                let kinds = set.loaded_kinds();
-                (g, kinds)
-            })
+            let concerned = set.data_dir() == data_dir && changed.iter().any(|k| set.is_loaded(*k));
+            concerned.then_some((g, set))
         })
         .collect();
     let mut fresh: BTreeMap<TaxonomyType, Arc<Taxonomy>> = BTreeMap::new();
-    for (_, kinds) in &holders {
-        for kind in kinds {
-            if !fresh.contains_key(kind) {
+    for (_, set) in &holders {
+        for kind in changed {
+            if set.is_loaded(*kind) && !fresh.contains_key(kind) {
                 fresh.insert(*kind, Arc::new(Taxonomy::load(data_dir, *kind)?));
             }
         }
     }
-    for (generation, kinds) in &holders {
-        let loaded: BTreeMap<TaxonomyType, Arc<Taxonomy>> = kinds
-            .iter()
-            .filter_map(|k| fresh.get(k).map(|t| (*k, Arc::clone(t))))
+    for (generation, old) in &holders {
+        let loaded: BTreeMap<TaxonomyType, Arc<Taxonomy>> = old
+            .loaded_kinds()
+            .into_iter()
+            .filter_map(|kind| {
+                let taxonomy = if changed.contains(&kind) {
+                    fresh.get(&kind).cloned()
+                } else {
+                    old.slot(kind).get().cloned()
+                };
+                taxonomy.map(|t| (kind, t))
+            })
             .collect();
         set_current(
             generation,

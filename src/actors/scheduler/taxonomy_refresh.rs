@@ -76,10 +76,12 @@ pub async fn refresh(
     }
     if !outcome.refreshed.is_empty() {
         let dir = data_dir.to_path_buf();
-        outcome.holders_reloaded = tokio::task::spawn_blocking(move || refresh_loaded(&dir))
-            .await
-            .map_err(|e| format!("reloading taxonomies: {e}"))?
-            .map_err(|e| format!("reloading taxonomies: {e}"))?;
+        let changed = outcome.refreshed.clone();
+        outcome.holders_reloaded =
+            tokio::task::spawn_blocking(move || refresh_loaded(&dir, &changed))
+                .await
+                .map_err(|e| format!("reloading taxonomies: {e}"))?
+                .map_err(|e| format!("reloading taxonomies: {e}"))?;
     }
     Ok(outcome)
 }
