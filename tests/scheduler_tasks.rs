@@ -551,6 +551,38 @@ async fn dataset_download_follows_the_etag_and_imports_products() {
         std::fs::read_to_string(source.etag_path()).expect("etag"),
         "v4-ok"
     );
+
+    // A new dump that cannot be imported: its ETag is forgotten, so the next run retries.
+    server.serve(
+        DUMP_PATH,
+        Served {
+            body: dump_of(&["3000000000011", "3000000000012", "3000000000013"]),
+            last_modified: None,
+            etag: Some("v5-import-fails".into()),
+        },
+    );
+    let closed = pool.clone();
+    closed.close().await;
+    let error = dataset::refresh(&client(), &closed, &source)
+        .await
+        .expect_err("import fails");
+    assert!(error.contains("importing"), "{error}");
+    assert!(!source.etag_path().exists());
+    let gets = server.count("GET", DUMP_PATH);
+    let pool = self::pool().await;
+    let summary = dataset::refresh(&client(), &pool, &source)
+        .await
+        .expect("retried refresh");
+    assert!(summary.contains("3 product(s)"), "{summary}");
+    assert_eq!(server.count("GET", DUMP_PATH), gets + 1);
+    assert_eq!(
+        common::count(
+            &pool,
+            "SELECT count(*) FROM product WHERE code LIKE '30000000000%'"
+        )
+        .await,
+        3
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -221,7 +221,8 @@ pub async fn import_dump(pool: &sqlx::PgPool, path: &Path) -> Result<String, Str
         .map_err(|e| format!("importing {}: {e:#}", path.display()))
 }
 
-/// Downloads the dump if it changed, then refreshes the product store from it.
+/// Downloads the dump if it changed, then refreshes the product store from it. A failed
+/// import forgets the ETag, so that the next run tries again.
 pub async fn refresh(
     client: &reqwest::Client,
     pool: &sqlx::PgPool,
@@ -231,7 +232,14 @@ pub async fn refresh(
         Download::Unchanged => Ok("dataset unchanged (same ETag)".to_string()),
         Download::Replaced { products, etag } => {
             metrics::dataset_products(products);
-            let imported = import_dump(pool, &source.dataset_path()).await?;
+            let imported = match import_dump(pool, &source.dataset_path()).await {
+                Ok(summary) => summary,
+                Err(error) => {
+                    // Without the ETag the next run downloads and imports again.
+                    let _ = tokio::fs::remove_file(source.etag_path()).await;
+                    return Err(error);
+                }
+            };
             Ok(format!(
                 "new dataset with {products} product(s) (ETag {}): {imported}",
                 etag.as_deref().unwrap_or("none")
