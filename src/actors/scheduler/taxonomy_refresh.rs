@@ -1,6 +1,12 @@
 //! Taxonomy refresh: downloads from Product Opener's static server the taxonomies the
 //! service uses when the server has a newer version, and makes the running service use
 //! them (Robotoff's `download_taxonomies`, every 2 hours).
+//!
+//! Every taxonomy holder of the process (the importers' resources, the OCR resources,
+//! the HTTP API's question formatting) is a [`crate::taxonomy::Taxonomies`], swapped in
+//! place by [`refresh_loaded`]: the cached `Arc`s stay, later readers see the new
+//! generation. The other data files (OCR keyword lists, label whitelist, brand lists,
+//! translations) are not downloaded here and are read once per process.
 
 use super::http_client;
 use crate::taxonomy::{refresh_loaded, Taxonomy, TaxonomyType};
