@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod po;
+pub mod static_files;
 
 use robotoff::app::App;
 use robotoff::config::{Overrides, Settings};
