@@ -28,6 +28,7 @@ pub struct Settings {
     pub insights: InsightSettings,
     pub annotation: AnnotationSettings,
     pub cluster: ClusterSettings,
+    pub scheduler: SchedulerSettings,
     pub log: LogSettings,
 }
 
@@ -271,6 +272,69 @@ pub struct ClusterSettings {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+pub struct SchedulerSettings {
+    /// How often the taxonomies are checked for a newer version, in seconds (0: never).
+    pub taxonomy_refresh_interval_secs: u64,
+    /// When old temporary directories are removed, every day.
+    pub tmp_cleanup_at: DailyTime,
+    /// `tmp*` directories of the system temporary directory older than this are removed,
+    /// in hours.
+    pub tmp_max_age_hours: u64,
+    /// When the product dump is downloaded (if it changed) and imported, every day.
+    pub dataset_refresh_at: DailyTime,
+    /// When predictions and insights are checked against the product dump, every day.
+    pub dump_cleanup_at: DailyTime,
+    /// URL of the JSONL product dump; empty: no dataset download and no dump cleanup.
+    #[serde(default)]
+    pub dataset_url: String,
+    /// A downloaded dump with fewer readable products is rejected.
+    pub dataset_min_products: u64,
+    /// Where the product dump and its ETag are kept.
+    pub datasets_dir: PathBuf,
+}
+
+impl SchedulerSettings {
+    /// The dump URL, treating an empty string as unset.
+    pub fn dataset_url(&self) -> Option<&str> {
+        Some(self.dataset_url.trim()).filter(|u| !u.is_empty())
+    }
+}
+
+/// A time of day in UTC, written `HH:MM` (`"15:00"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyTime(pub chrono::NaiveTime);
+
+impl std::str::FromStr for DailyTime {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        chrono::NaiveTime::parse_from_str(s.trim(), "%H:%M")
+            .map(DailyTime)
+            .map_err(|_| format!("expected a UTC time of day as HH:MM, not {s:?}"))
+    }
+}
+
+impl std::fmt::Display for DailyTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.format("%H:%M"))
+    }
+}
+
+impl<'de> Deserialize<'de> for DailyTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for DailyTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogSettings {
     /// `tracing` filter (`info`, `robotoff=debug,sqlx=warn`).
     pub level: String,
@@ -437,9 +501,11 @@ fn insert_path(table: &mut toml::Table, path: &[String], value: toml::Value) {
 fn parse_env_value(raw: &str) -> toml::Value {
     let doc = format!("v = {raw}");
     match doc.parse::<toml::Table>() {
-        Ok(mut t) => t
-            .remove("v")
-            .unwrap_or_else(|| toml::Value::String(raw.to_string())),
+        // Times and dates (`15:00`) stay text: settings read them from strings.
+        Ok(mut t) => match t.remove("v") {
+            Some(toml::Value::Datetime(_)) | None => toml::Value::String(raw.to_string()),
+            Some(value) => value,
+        },
         Err(_) => toml::Value::String(raw.to_string()),
     }
 }
@@ -543,6 +609,38 @@ mod tests {
         o.set("workers.shards", 2);
         let s = Settings::load_with_env(Some(f.path()), &o, env).expect("load");
         assert_eq!(s.workers.shards, 2);
+    }
+
+    #[test]
+    fn scheduler_times_parse_and_bad_times_name_their_key() {
+        let s = Settings::load_with_env(None, &Overrides::default(), no_env()).expect("load");
+        assert_eq!(s.scheduler.dataset_refresh_at.to_string(), "15:00");
+        assert_eq!(s.scheduler.dump_cleanup_at.to_string(), "19:00");
+        assert_eq!(s.scheduler.tmp_cleanup_at.to_string(), "00:00");
+        assert!(s.scheduler.dataset_url().is_some());
+        let env = vec![(
+            "ROBOTOFF__SCHEDULER__DATASET_URL".to_string(),
+            "".to_string(),
+        )];
+        let s = Settings::load_with_env(None, &Overrides::default(), env).expect("load");
+        assert!(s.scheduler.dataset_url().is_none());
+        let env = vec![(
+            "ROBOTOFF__SCHEDULER__DUMP_CLEANUP_AT".to_string(),
+            "07:30".to_string(),
+        )];
+        let s = Settings::load_with_env(None, &Overrides::default(), env).expect("load");
+        assert_eq!(s.scheduler.dump_cleanup_at.to_string(), "07:30");
+        for bad in ["25:00", "7pm", "12:3x"] {
+            let env = vec![(
+                "ROBOTOFF__SCHEDULER__DUMP_CLEANUP_AT".to_string(),
+                bad.to_string(),
+            )];
+            let msg = Settings::load_with_env(None, &Overrides::default(), env)
+                .unwrap_err()
+                .to_string();
+            assert!(msg.contains("scheduler.dump_cleanup_at"), "{msg}");
+            assert!(msg.contains("HH:MM"), "{msg}");
+        }
     }
 
     #[test]

@@ -203,3 +203,71 @@ async fn metrics_expose_requests_jobs_queue_depth_and_restarts() {
     );
     app.shutdown().await;
 }
+
+/// `GET /products/dataset` answers the stored ETag of the dump; `POST` runs the
+/// scheduler's dataset task now, or answers 503 when the refresh is off (spec api-db §1.6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn product_dataset_etag_and_refresh() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = settings(&fresh_database().await);
+    s.scheduler.datasets_dir = dir.path().to_path_buf();
+    let app = spawn_app(s.clone()).await;
+    let base = format!("http://{}", app.addr.expect("api role"));
+    let get = || async {
+        let resp = http()
+            .get(format!("{base}/api/v1/products/dataset"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), 200);
+        resp.json::<Value>().await.expect("json")
+    };
+    assert_eq!(get().await, serde_json::json!({"etag": null}));
+    std::fs::write(dir.path().join("products-etag.txt"), "abc-123\n").expect("etag file");
+    assert_eq!(get().await, serde_json::json!({"etag": "abc-123"}));
+    // The test settings turn the download off.
+    let resp = http()
+        .post(format!("{base}/api/v1/products/dataset"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 503);
+    app.shutdown().await;
+
+    // On: the scheduler runs its task (here against a server that is not there).
+    s.scheduler.dataset_url = "http://127.0.0.1:9/products.jsonl.gz".into();
+    let app = spawn_app(s).await;
+    let base = format!("http://{}", app.addr.expect("api role"));
+    let resp = http()
+        .post(format!("{base}/api/v1/products/dataset"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body, serde_json::json!({"status": "scheduled"}));
+    let metrics = || async {
+        http()
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .expect("request")
+            .text()
+            .await
+            .unwrap_or_default()
+    };
+    let mut seen = false;
+    for _ in 0..100 {
+        if metrics()
+            .await
+            .lines()
+            .any(|l| l.starts_with("robotoff_scheduler_runs_total") && l.contains("update_dataset"))
+        {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(seen, "the dataset task ran");
+    app.shutdown().await;
+}

@@ -1,6 +1,14 @@
 //! Scheduler: periodic tasks as timers → runs, each task never overlapping itself (on
 //! this node, and across nodes through an advisory lock), every run counted in metrics.
 
+pub mod dataset;
+pub mod dump_cleanup;
+mod schedule;
+pub mod taxonomy_refresh;
+pub mod tmp_cleanup;
+
+pub use schedule::{interval_delay, next_daily, Schedule};
+
 use super::Services;
 use crate::infra::db::jobs;
 use crate::infra::metrics;
@@ -15,31 +23,56 @@ const TASK_LOCK_SPACE: i32 = 0x5363_6865; // "Sche"
 
 pub type TaskFn = Arc<dyn Fn(Services) -> BoxFuture<'static, Result<String, String>> + Send + Sync>;
 
-/// A periodic task: runs every `every`, plus or minus up to `jitter`.
+/// A periodic task and when it runs.
 #[derive(Clone)]
 pub struct Task {
     pub name: &'static str,
-    pub every: Duration,
-    pub jitter: Duration,
+    pub schedule: Schedule,
+    /// Whether one node at a time runs it in a cluster (work on the shared database).
+    /// Tasks about the node itself (its files, its memory) run on every node.
+    pub cluster_wide: bool,
     pub run: TaskFn,
 }
 
-/// The tasks of a node.
+/// Name of the temporary directory cleanup task.
+pub const TMP_CLEANUP_TASK: &str = "clean_tmp_files";
+/// Name of the taxonomy refresh task.
+pub const TAXONOMY_REFRESH_TASK: &str = "download_taxonomies";
+/// Name of the product dump download and import task.
+pub const DATASET_REFRESH_TASK: &str = "update_dataset";
+/// Name of the dump-based prediction and insight cleanup task.
+pub const DUMP_CLEANUP_TASK: &str = "refresh_insights_from_dump";
+
+/// The tasks of a node. The taxonomy refresh is left out when its interval is 0, the
+/// dataset tasks when no dataset URL is set.
 pub fn default_tasks(services: &Services) -> Vec<Task> {
     let retention = Duration::from_secs(services.settings.workers.done_retention_hours * 3600);
     let a = &services.settings.annotation;
+    let sched = &services.settings.scheduler;
     let auto_apply = Task {
         name: AUTO_APPLY_TASK,
-        every: Duration::from_secs(a.auto_apply_interval_secs),
-        jitter: Duration::from_secs(a.auto_apply_jitter_secs),
+        schedule: Schedule::every(
+            Duration::from_secs(a.auto_apply_interval_secs),
+            Duration::from_secs(a.auto_apply_jitter_secs),
+        ),
+        cluster_wide: true,
         run: Arc::new(|s: Services| Box::pin(async move { auto_apply(&s).await })),
     };
-    vec![
+    let tmp_max_age_hours = sched.tmp_max_age_hours;
+    let mut tasks = vec![
         auto_apply,
         Task {
+            name: TMP_CLEANUP_TASK,
+            schedule: Schedule::DailyAt(sched.tmp_cleanup_at.0),
+            cluster_wide: false,
+            run: Arc::new(move |_: Services| {
+                Box::pin(async move { tmp_cleanup::run(tmp_max_age_hours).await })
+            }),
+        },
+        Task {
             name: "purge_done_jobs",
-            every: Duration::from_secs(3600),
-            jitter: Duration::from_secs(60),
+            schedule: Schedule::every(Duration::from_secs(3600), Duration::from_secs(60)),
+            cluster_wide: true,
             run: Arc::new(move |s: Services| {
                 Box::pin(async move {
                     jobs::purge_done(&s.pool, retention)
@@ -49,7 +82,44 @@ pub fn default_tasks(services: &Services) -> Vec<Task> {
                 })
             }),
         },
-    ]
+    ];
+    if sched.taxonomy_refresh_interval_secs > 0 {
+        tasks.push(Task {
+            name: TAXONOMY_REFRESH_TASK,
+            schedule: Schedule::every(
+                Duration::from_secs(sched.taxonomy_refresh_interval_secs),
+                Duration::ZERO,
+            ),
+            cluster_wide: false,
+            run: Arc::new(|s: Services| Box::pin(async move { taxonomy_refresh::run(&s).await })),
+        });
+    }
+    if sched.dataset_url().is_some() {
+        tasks.push(Task {
+            name: DATASET_REFRESH_TASK,
+            schedule: Schedule::DailyAt(sched.dataset_refresh_at.0),
+            cluster_wide: true,
+            run: Arc::new(|s: Services| Box::pin(async move { dataset::run(&s).await })),
+        });
+        tasks.push(Task {
+            name: DUMP_CLEANUP_TASK,
+            schedule: Schedule::DailyAt(sched.dump_cleanup_at.0),
+            cluster_wide: true,
+            run: Arc::new(|s: Services| Box::pin(async move { dump_cleanup::run(&s).await })),
+        });
+    }
+    tasks
+}
+
+/// HTTP client of the download tasks: no overall deadline (a dump takes long to
+/// download), but bounded connection and read stalls.
+fn http_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .user_agent("Robotoff")
+        .connect_timeout(Duration::from_secs(30))
+        .read_timeout(Duration::from_secs(120))
+        .build()
+        .map_err(|e| format!("building the HTTP client: {e}"))
 }
 
 /// Name of the automatic insight processing task.
@@ -118,14 +188,7 @@ pub struct SchedulerState {
 }
 
 fn next_delay(task: &Task) -> Duration {
-    let jitter_ms = task.jitter.as_millis() as i64;
-    let offset = if jitter_ms > 0 {
-        rand::random_range(-jitter_ms..=jitter_ms)
-    } else {
-        0
-    };
-    let ms = (task.every.as_millis() as i64 + offset).max(1000);
-    Duration::from_millis(ms as u64)
+    task.schedule.next_delay(chrono::Utc::now())
 }
 
 #[ractor::async_trait]
@@ -211,9 +274,12 @@ impl SchedulerState {
     }
 }
 
-/// Runs `task` while holding its cluster-wide advisory lock; if another node holds it,
-/// the run is skipped.
+/// Runs `task`; a cluster-wide task runs while holding its advisory lock, and is skipped
+/// if another node holds it.
 async fn run_exclusive(services: &Services, task: &Task) -> Result<String, String> {
+    if !task.cluster_wide {
+        return (task.run)(services.clone()).await;
+    }
     let mut conn = services.pool.acquire().await.map_err(|e| e.to_string())?;
     let key = task_key(task.name);
     let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")

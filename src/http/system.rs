@@ -45,19 +45,52 @@ pub async fn robots(_state: AppState, _req: ApiRequest) -> Result<Response, ApiE
     ))
 }
 
-/// `GET /products/dataset`: the tag of the local product dump (none is kept by this
-/// service: the product store is fed by `import-products`).
-pub async fn dataset_etag(_state: AppState, _req: ApiRequest) -> Result<Response, ApiError> {
-    reply::json(&serde_json::json!({"etag": null}))
+/// `GET /products/dataset`: the ETag of the product dump the scheduler last downloaded
+/// (`null` before the first download).
+pub async fn dataset_etag(state: AppState, _req: ApiRequest) -> Result<Response, ApiError> {
+    let path = std::path::Path::new(&state.settings.scheduler.datasets_dir)
+        .join(crate::actors::scheduler::dataset::ETAG_FILE);
+    let etag = match tokio::fs::read_to_string(&path).await {
+        Ok(text) => Some(text.trim().to_string()).filter(|t| !t.is_empty()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(ApiError::internal(format!(
+                "reading {}: {e}",
+                path.display()
+            )))
+        }
+    };
+    reply::json(&serde_json::json!({"etag": etag}))
 }
 
-/// `POST /products/dataset`: refreshing the product store from the dump is done with
-/// `robotoff import-products`, not over HTTP.
-pub async fn dataset_refresh(_state: AppState, _req: ApiRequest) -> Result<Response, ApiError> {
-    Err(ApiError::unavailable(
-        "dataset_refresh_unavailable",
-        "the product dataset is refreshed with `robotoff import-products` on this service",
-    ))
+/// `POST /products/dataset`: runs the scheduler's dataset task now (download when the
+/// dump changed, then product store refresh); `{"status": "scheduled"}`.
+pub async fn dataset_refresh(state: AppState, _req: ApiRequest) -> Result<Response, ApiError> {
+    use crate::actors::scheduler::{SchedulerMsg, DATASET_REFRESH_TASK};
+    if state.settings.scheduler.dataset_url.trim().is_empty() {
+        return Err(ApiError::unavailable(
+            "dataset_refresh_off",
+            "the product dataset refresh is off on this service (scheduler.dataset_url)",
+        ));
+    }
+    let name = state.names.of(crate::actors::SCHEDULER);
+    let Some(scheduler) = state.names.lookup::<SchedulerMsg>(&name) else {
+        return Err(ApiError::unavailable(
+            "no_scheduler",
+            "this node does not run the scheduler role",
+        ));
+    };
+    // Already running counts as scheduled: the run in progress does the work.
+    crate::actors::call(
+        &scheduler,
+        |r| SchedulerMsg::RunNow(DATASET_REFRESH_TASK.to_string(), r),
+        Duration::from_secs(5),
+    )
+    .await
+    .map_err(|e| {
+        ApiError::unavailable("no_scheduler", format!("the scheduler did not answer: {e}"))
+    })?;
+    reply::json(&serde_json::json!({"status": "scheduled"}))
 }
 
 /// `POST /batch/import`: parameters and bearer token checked as Robotoff; the import

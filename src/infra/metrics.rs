@@ -27,6 +27,7 @@ pub const ANNOTATIONS: &str = "robotoff_annotations_total";
 pub const PRODUCT_OPENER_FAILURES: &str = "robotoff_product_opener_failures_total";
 pub const AUTO_APPLY: &str = "robotoff_auto_apply_total";
 pub const PRODUCT_REFRESHES: &str = "robotoff_product_refreshes_total";
+pub const DATASET_PRODUCTS: &str = "robotoff_dataset_products";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -140,4 +141,9 @@ pub fn product_opener_failure(kind: &str) {
 /// One insight handled by the automatic processing (`outcome`: a result name or `error`).
 pub fn auto_apply(outcome: &str) {
     counter!(AUTO_APPLY, "outcome" => outcome.to_string()).increment(1);
+}
+
+/// Readable products in the last product dump downloaded.
+pub fn dataset_products(count: u64) {
+    gauge!(DATASET_PRODUCTS).set(count as f64);
 }

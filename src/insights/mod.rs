@@ -23,6 +23,7 @@ mod visual;
 pub use candidate::{cmp_candidates, cmp_predictions, is_reserved_barcode, Candidate, InsightView};
 pub use diff::{generate_insights, select_updates, InsightDiff, Selection};
 pub use resources::ImportResources;
+pub use simple::is_brand_prediction_valid;
 
 use crate::types::{PredictionType, Product};
 use chrono::{NaiveDateTime, TimeDelta};

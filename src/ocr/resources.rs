@@ -137,7 +137,9 @@ impl OcrResources {
     }
 
     /// A value of type `T` built once by `load` from the data directory and shared; the
-    /// place for resources of further extractors (taxonomies, grammars, ...).
+    /// place for resources of further extractors (taxonomies, grammars, ...). A
+    /// [`crate::taxonomy::Taxonomies`] stored here follows taxonomy refreshes by itself
+    /// ([`crate::taxonomy::refresh_loaded`]); other values stay as first built.
     pub fn get_or_load<T: Any + Send + Sync>(
         &self,
         load: impl FnOnce(&Path) -> Result<T, ResourceError>,

@@ -6,7 +6,7 @@ mod registry;
 mod tag;
 
 pub use graph::{NodeRef, Taxonomy, TaxonomyNode};
-pub use registry::{Taxonomies, TaxonomySet};
+pub use registry::{refresh_loaded, Taxonomies, TaxonomySet};
 pub use tag::{is_prefixed_value, tagify};
 
 use std::fmt;

@@ -176,3 +176,66 @@ fn load_times_are_reported() {
         println!("{kind}: {} nodes in {:?}", taxonomy.len(), start.elapsed());
     }
 }
+
+/// After a file changed, every live set reading that directory gets the changed taxonomy
+/// read again and keeps its other loaded taxonomies; other directories are untouched.
+#[test]
+fn refresh_loaded_swaps_changed_taxonomies_in_every_holder() {
+    let Ok(dir) = tempfile::tempdir() else {
+        panic!("temp dir")
+    };
+    let taxonomies_dir = dir.path().join("taxonomies");
+    assert!(std::fs::create_dir_all(&taxonomies_dir).is_ok());
+    for kind in [
+        TaxonomyType::PackagingRecycling,
+        TaxonomyType::PackagingShape,
+    ] {
+        assert!(std::fs::copy(kind.path_in(data_dir()), kind.path_in(dir.path())).is_ok());
+    }
+    let first = Taxonomies::new(dir.path());
+    let second = Taxonomies::new(dir.path());
+    let lazy = Taxonomies::new(dir.path());
+    let elsewhere = Taxonomies::new(data_dir());
+    for t in [&first, &second, &elsewhere] {
+        assert!(t.get(TaxonomyType::PackagingRecycling).is_ok());
+    }
+    let Ok(shapes_before) = first.get(TaxonomyType::PackagingShape) else {
+        panic!("shapes load")
+    };
+    let elsewhere_before = elsewhere.snapshot();
+    let lazy_before = lazy.snapshot();
+
+    let json = br#"{"en:only-node": {"name": {"en": "Only node"}}}"#;
+    let path = TaxonomyType::PackagingRecycling.path_in(dir.path());
+    assert!(std::fs::write(&path, json).is_ok());
+    let swapped = refresh_loaded(dir.path(), &[TaxonomyType::PackagingRecycling]);
+    assert_eq!(swapped.ok(), Some(2));
+    for t in [&first, &second] {
+        let recycling = t.get(TaxonomyType::PackagingRecycling);
+        assert_eq!(recycling.as_ref().map(|r| r.len()).ok(), Some(1));
+    }
+    // Both share one reading of the new file; unchanged taxonomies are kept as loaded.
+    let (Ok(a), Ok(b)) = (
+        first.get(TaxonomyType::PackagingRecycling),
+        second.get(TaxonomyType::PackagingRecycling),
+    ) else {
+        panic!("recycling loads")
+    };
+    assert!(std::sync::Arc::ptr_eq(&a, &b));
+    assert!(first.snapshot().is_loaded(TaxonomyType::PackagingShape));
+    let Ok(shapes_after) = first.get(TaxonomyType::PackagingShape) else {
+        panic!("shapes load")
+    };
+    assert!(std::sync::Arc::ptr_eq(&shapes_before, &shapes_after));
+    assert!(std::sync::Arc::ptr_eq(
+        &elsewhere_before,
+        &elsewhere.snapshot()
+    ));
+    assert!(std::sync::Arc::ptr_eq(&lazy_before, &lazy.snapshot()));
+
+    // A file that no longer parses: nothing is swapped.
+    assert!(std::fs::write(&path, b"{broken").is_ok());
+    let current = first.snapshot();
+    assert!(refresh_loaded(dir.path(), &[TaxonomyType::PackagingRecycling]).is_err());
+    assert!(std::sync::Arc::ptr_eq(&current, &first.snapshot()));
+}

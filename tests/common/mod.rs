@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod po;
+pub mod static_files;
 
 use robotoff::app::App;
 use robotoff::config::{Overrides, Settings};
@@ -103,6 +104,8 @@ pub fn settings(database_url: &str) -> Settings {
     // Product Opener cannot run here: tests that exercise the refresh point the
     // flavor's api_url at a local stand-in and turn it on.
     o.set("product_opener.refresh_products", false);
+    // Test nodes never download the real product dump.
+    o.set("scheduler.dataset_url", "");
     Settings::load_with_env(None, &o, Vec::new()).expect("test settings")
 }
 

@@ -1,6 +1,7 @@
 //! PostgreSQL access: the pool, migrations, and one repository module per concern.
 
 pub mod annotations;
+pub mod dump_cleanup;
 pub mod fence;
 pub mod image_import;
 pub mod image_predictions;
