@@ -4,13 +4,14 @@ the documented 503s of features this node does not offer yet."""
 import schemathesis
 
 # `error` codes of deliberate 503 answers (see src/http): the logo index, annotations
-# on a node without product shards, logo writes, dataset refresh, batch and image
-# prediction imports.
+# and logo insights on a node without product shards, the dataset refresh on a node
+# without the scheduler (or with it off), batch and image prediction imports.
 UNAVAILABLE = {
     "index_not_ready",
     "annotation_unavailable",
-    "logo_annotation_unavailable",
-    "dataset_refresh_unavailable",
+    "logo_insights_unavailable",
+    "no_scheduler",
+    "dataset_refresh_off",
     "batch_import_unavailable",
     "image_prediction_import_unavailable",
 }
