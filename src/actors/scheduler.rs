@@ -113,9 +113,27 @@ pub fn default_tasks(services: &Services) -> Vec<Task> {
 
 /// HTTP client of the download tasks: no overall deadline (a dump takes long to
 /// download), but bounded connection and read stalls.
-fn http_client() -> Result<reqwest::Client, String> {
+/// Client of the static downloads, sending `product_opener.request_auth` (the staging
+/// servers want it) with every request when it is set.
+fn http_client(settings: &crate::config::Settings) -> Result<reqwest::Client, String> {
+    use base64::Engine;
+    let mut headers = reqwest::header::HeaderMap::new();
+    let auth = settings.product_opener.request_auth.trim();
+    if !auth.is_empty() {
+        let credentials = if auth.contains(':') {
+            auth.to_string()
+        } else {
+            format!("{auth}:")
+        };
+        let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Basic {encoded}"))
+            .map_err(|e| format!("product_opener.request_auth: {e}"))?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
     reqwest::Client::builder()
         .user_agent("Robotoff")
+        .default_headers(headers)
         .connect_timeout(Duration::from_secs(30))
         .read_timeout(Duration::from_secs(120))
         .build()
@@ -302,4 +320,47 @@ async fn run_exclusive(services: &Services, task: &Task) -> Result<String, Strin
 
 fn task_key(name: &str) -> i32 {
     crate::shard::shard_key(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::http_client;
+    use crate::config::{Overrides, Settings};
+    use std::sync::{Arc, Mutex};
+    use warp::Filter;
+
+    async fn authorization_sent(request_auth: &str) -> Option<String> {
+        let seen: Arc<Mutex<Option<String>>> = Arc::default();
+        let record = seen.clone();
+        let route = warp::header::optional::<String>("authorization").map(move |h| {
+            if let Ok(mut s) = record.lock() {
+                *s = h;
+            }
+            "ok"
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(warp::serve(route).incoming(listener).run());
+        let mut o = Overrides::default();
+        o.set("product_opener.request_auth", request_auth);
+        let settings = Settings::load_with_env(None, &o, Vec::new()).expect("settings");
+        let client = http_client(&settings).expect("client");
+        client
+            .get(format!("http://{addr}/data/taxonomies/labels.full.json"))
+            .send()
+            .await
+            .expect("request");
+        seen.lock().ok().and_then(|s| s.clone())
+    }
+
+    #[tokio::test]
+    async fn static_downloads_send_the_staging_credentials_when_set() {
+        assert_eq!(
+            authorization_sent("off:off").await.as_deref(),
+            Some("Basic b2ZmOm9mZg==")
+        );
+        assert_eq!(authorization_sent("").await, None);
+    }
 }

@@ -246,6 +246,9 @@ async fn stored_interactive(
     )
 }
 
+/// Longest time a lane's position may stay unstored while it only skips entries.
+const POSITION_EVERY: Duration = Duration::from_secs(1);
+
 /// Reads one lane until an error: each batch's jobs and the lane's new position
 /// commit together.
 async fn read_lane(
@@ -265,6 +268,7 @@ async fn read_lane(
         Lane::Interactive => streams.to_vec(),
         Lane::Bulk => vec![services.settings.redis.product_updates_stream.clone()],
     };
+    let mut last_stored: HashMap<String, std::time::Instant> = HashMap::new();
     loop {
         let ids: Vec<String> = streams
             .iter()
@@ -279,11 +283,33 @@ async fn read_lane(
                 .into_iter()
                 .filter(|j| lane.keeps(j))
                 .collect();
-            let mut tx = services.pool.begin().await?;
-            let w = &services.settings.workers;
-            let enqueued = jobs::enqueue_batch(&mut tx, &jobs, w.shards, w.max_attempts).await?;
-            stream_offsets::store(&mut tx, &lane.position_key(&stream), &last).await?;
-            tx.commit().await?;
+            // A batch with nothing for this lane (the user lane skimming a bot burst)
+            // need not store its position at once: read again after a crash, it would
+            // again give nothing. Its position is stored with the next jobs, or within
+            // a second.
+            let stored_at = last_stored
+                .get(&stream)
+                .copied()
+                .unwrap_or_else(std::time::Instant::now);
+            let enqueued = if jobs.is_empty() && stored_at.elapsed() < POSITION_EVERY {
+                0
+            } else {
+                let mut tx = services.pool.begin().await?;
+                // The jobs and the position commit together: if PostgreSQL itself
+                // crashes before flushing them, both are lost and the entries, still
+                // in the stream, are read again. So the commit need not wait for the
+                // WAL flush.
+                sqlx::query("SET LOCAL synchronous_commit = off")
+                    .execute(&mut *tx)
+                    .await?;
+                let w = &services.settings.workers;
+                let enqueued =
+                    jobs::enqueue_batch(&mut tx, &jobs, w.shards, w.max_attempts).await?;
+                stream_offsets::store(&mut tx, &lane.position_key(&stream), &last).await?;
+                tx.commit().await?;
+                last_stored.insert(stream.clone(), std::time::Instant::now());
+                enqueued
+            };
             if lane == Lane::Interactive {
                 counters
                     .events_read

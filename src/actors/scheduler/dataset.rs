@@ -261,5 +261,5 @@ pub fn source_of(settings: &crate::config::Settings) -> Option<DatasetSource> {
 /// The scheduled task.
 pub async fn run(services: &crate::actors::Services) -> Result<String, String> {
     let source = source_of(&services.settings).ok_or("no dataset URL is set")?;
-    refresh(&http_client()?, &services.pool, &source).await
+    refresh(&http_client(&services.settings)?, &services.pool, &source).await
 }

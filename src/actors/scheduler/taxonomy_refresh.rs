@@ -209,7 +209,7 @@ async fn validate(tmp: PathBuf) -> Result<(), String> {
 /// The scheduled task: taxonomies from the OFF static server into the data directory.
 pub async fn run(services: &crate::actors::Services) -> Result<String, String> {
     let settings = &services.settings;
-    let client = http_client()?;
+    let client = http_client(settings)?;
     let outcome = refresh(
         &client,
         &settings.product_opener.off.static_url,
