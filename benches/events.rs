@@ -188,14 +188,17 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let burst_at = Duration::from_secs((seconds as u64 / 4).max(1));
 
-    // Steady user traffic.
+    // Steady user traffic; the entry ids of user events are kept to tell their jobs
+    // from bot jobs a user event was merged into.
+    let user_events: Arc<std::sync::Mutex<std::collections::HashSet<String>>> = Arc::default();
     let user = {
-        let (client, zipf, sent, stop, streams) = (
+        let (client, zipf, sent, stop, streams, user_ids) = (
             client.clone(),
             zipf.clone(),
             sent_user.clone(),
             stop.clone(),
             streams.clone(),
+            user_events.clone(),
         );
         tokio::spawn(async move {
             let mut conn = client.get_multiplexed_async_connection().await?;
@@ -226,7 +229,6 @@ async fn main() -> anyhow::Result<()> {
                                 for (k, v) in extra {
                                     c.arg(*k).arg(*v);
                                 }
-                                c.ignore();
                             };
                         if roll < 0.7 {
                             base(
@@ -248,14 +250,16 @@ async fn main() -> anyhow::Result<()> {
                                 .arg("product_type")
                                 .arg("food")
                                 .arg("image_id")
-                                .arg("1")
-                                .ignore();
+                                .arg("1");
                         } else {
                             base(&mut pipe, &[], "deleted");
                         }
                     }
                 }
-                let _: () = pipe.query_async(&mut conn).await?;
+                let ids: Vec<String> = pipe.query_async(&mut conn).await?;
+                if let Ok(mut set) = user_ids.lock() {
+                    set.extend(ids);
+                }
                 sent.fetch_add(per_tick as u64, Ordering::Relaxed);
             }
             Ok::<_, anyhow::Error>(())
@@ -365,23 +369,26 @@ async fn main() -> anyhow::Result<()> {
             .fetch_all(&pool)
             .await?;
     // Lag of user events: job start − event time − deliberate delay.
-    let lags: Vec<(f64, i16)> = sqlx::query_as(
+    let lags: Vec<(f64, i16, String)> = sqlx::query_as(
         "SELECT EXTRACT(EPOCH FROM (started_at - to_timestamp((split_part(payload->>'event_id', '-', 1))::bigint / 1000.0)
-                                    - (run_after - created_at)))::float8, priority
+                                    - (run_after - created_at)))::float8, priority, payload->>'event_id'
          FROM job WHERE state = 'done' AND payload ? 'event_id'",
     )
     .fetch_all(&pool)
     .await?;
+    // Jobs made by a user event (a user event merged into a pending bot update raises
+    // that job's priority, but the job's event and wait are the bot's).
+    let user_ids = user_events.lock().map(|s| s.clone()).unwrap_or_default();
     let mut user: Vec<f64> = lags
         .iter()
-        .filter(|(_, p)| *p == 0)
-        .map(|(l, _)| *l)
+        .filter(|(_, p, id)| *p == 0 && user_ids.contains(id))
+        .map(|(l, _, _)| *l)
         .collect();
     user.sort_by(f64::total_cmp);
     let mut bot: Vec<f64> = lags
         .iter()
-        .filter(|(_, p)| *p == 2)
-        .map(|(l, _)| *l)
+        .filter(|(_, p, _)| *p == 2)
+        .map(|(l, _, _)| *l)
         .collect();
     bot.sort_by(f64::total_cmp);
     let (first, last_done): (

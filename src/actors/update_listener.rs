@@ -3,7 +3,7 @@
 //! transaction as the jobs. Runs only when `redis.url` is set.
 
 use super::Services;
-use crate::events::{entry_millis, OcrReady, ProductUpdate, Routing};
+use crate::events::{entry_millis, OcrReady, ProductUpdate, Routing, BOT_USERS};
 use crate::infra::db::{jobs, stream_offsets};
 use crate::infra::metrics;
 use crate::infra::redis_streams::{self, Entry};
@@ -279,10 +279,11 @@ async fn read_lane(
             let Some(last) = entries.last().map(|e| e.id.clone()) else {
                 continue;
             };
-            let jobs: Vec<NewJob> = route_entries(&routing, services, &stream, &entries, lane)
-                .into_iter()
-                .filter(|j| lane.keeps(j))
-                .collect();
+            let jobs: Vec<NewJob> =
+                route_entries(&routing, services, &stream, &entries, Some(lane))
+                    .into_iter()
+                    .filter(|j| lane.keeps(j))
+                    .collect();
             // A batch with nothing for this lane (the user lane skimming a bot burst)
             // need not store its position at once: read again after a crash, it would
             // again give nothing. Its position is stored with the next jobs, or within
@@ -339,18 +340,34 @@ async fn initial_position(
     })
 }
 
-/// The jobs of a batch of entries of `stream`; events that are invalid are logged and
-/// counted, never retried forever.
+/// The jobs of a batch of entries of `stream` for `lane` (every job with `None`, as a
+/// replay does); events that are invalid are logged and counted, never retried forever.
 pub fn route_entries(
     routing: &Routing,
     services: &Services,
     stream: &str,
     entries: &[Entry],
-    lane: Lane,
+    only: Option<Lane>,
 ) -> Vec<NewJob> {
+    // Events are counted once: by the user lane (it sees all of them) or by a replay.
+    let lane = only.unwrap_or(Lane::Interactive);
     let ocr = stream == services.settings.redis.ocr_ready_stream;
     let mut jobs = Vec::with_capacity(entries.len());
     for entry in entries {
+        // Bot edits are the bulk lane's, all others the user lane's: each lane skips the
+        // other's entries before parsing them (the user lane skims bot bursts).
+        if let (false, Some(lane)) = (ocr, only) {
+            let bot = entry
+                .fields
+                .get("user_id")
+                .is_some_and(|u| BOT_USERS.contains(&u.trim()));
+            if bot != (lane == Lane::Bulk) {
+                if lane == Lane::Interactive {
+                    metrics::listener_event(stream, "deferred_bulk");
+                }
+                continue;
+            }
+        }
         let routed = if ocr {
             routing.ocr_ready(&OcrReady::from_fields(&entry.id, &entry.fields))
         } else {
@@ -431,7 +448,7 @@ pub async fn replay(
             let Some(last) = entries.last().map(|e| e.id.clone()) else {
                 break;
             };
-            let jobs = route_entries(&routing, services, stream, &entries, Lane::Interactive);
+            let jobs = route_entries(&routing, services, stream, &entries, None);
             let w = &services.settings.workers;
             let mut tx = services.pool.begin().await.map_err(|e| e.to_string())?;
             enqueued += jobs::enqueue_batch(&mut tx, &jobs, w.shards, w.max_attempts)
