@@ -223,11 +223,9 @@ async fn read_session(
             services, streams, counters, lane, positions, conn,
         ));
     }
-    let results = futures::future::join_all(readers).await;
-    results
-        .into_iter()
-        .collect::<Result<Vec<()>, ReadError>>()
-        .map(|_| ())
+    // The first lane to fail ends the session (the other is dropped), so the failure
+    // is seen and both lanes start again from their stored positions.
+    futures::future::try_join_all(readers).await.map(|_| ())
 }
 
 async fn stored_interactive(
@@ -295,19 +293,21 @@ async fn read_lane(
             let enqueued = if jobs.is_empty() && stored_at.elapsed() < POSITION_EVERY {
                 0
             } else {
-                let mut tx = services.pool.begin().await?;
-                // The jobs and the position commit together: if PostgreSQL itself
-                // crashes before flushing them, both are lost and the entries, still
-                // in the stream, are read again. So the commit need not wait for the
-                // WAL flush.
-                sqlx::query("SET LOCAL synchronous_commit = off")
-                    .execute(&mut *tx)
-                    .await?;
-                let w = &services.settings.workers;
-                let enqueued =
-                    jobs::enqueue_batch(&mut tx, &jobs, w.shards, w.max_attempts).await?;
-                stream_offsets::store(&mut tx, &lane.position_key(&stream), &last).await?;
-                tx.commit().await?;
+                let key = lane.position_key(&stream);
+                let mut attempt = 0;
+                let enqueued = loop {
+                    attempt += 1;
+                    match store_batch(services, &jobs, &key, &last).await {
+                        // The two lanes may merge into the same pending jobs at once;
+                        // PostgreSQL then breaks the deadlock by failing one of them,
+                        // which simply tries again.
+                        Err(e) if attempt < 5 && is_retryable(&e) => {
+                            tracing::debug!(error = %e, lane = lane.label(), "listener batch retried");
+                            tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+                        }
+                        other => break other?,
+                    }
+                };
                 last_stored.insert(stream.clone(), std::time::Instant::now());
                 enqueued
             };
@@ -326,6 +326,34 @@ async fn read_lane(
             positions.insert(stream, last);
         }
     }
+}
+
+/// Stores a batch's jobs and the lane's new position in one transaction. The jobs and
+/// the position commit together: if PostgreSQL itself crashes before flushing them,
+/// both are lost and the entries, still in the stream, are read again. So the commit
+/// need not wait for the WAL flush.
+async fn store_batch(
+    services: &Services,
+    jobs: &[NewJob],
+    position_key: &str,
+    last: &str,
+) -> Result<u64, sqlx::Error> {
+    let mut tx = services.pool.begin().await?;
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(&mut *tx)
+        .await?;
+    let w = &services.settings.workers;
+    let enqueued = jobs::enqueue_batch(&mut tx, jobs, w.shards, w.max_attempts).await?;
+    stream_offsets::store(&mut tx, position_key, last).await?;
+    tx.commit().await?;
+    Ok(enqueued)
+}
+
+/// A deadlock or serialization failure: the same transaction may succeed when retried.
+fn is_retryable(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "40P01" || c == "40001")
 }
 
 /// Where reading starts when a stream has no stored position.
