@@ -608,3 +608,72 @@ async fn bot_burst_and_user_events_each_enqueued_once() {
     );
     app.shutdown().await;
 }
+
+/// Events PostgreSQL cannot store (a NUL character in the barcode or in the diffs, a
+/// barcode over 100 characters) are invalid events: skipped and counted, never a
+/// listener stuck on them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_postgresql_cannot_hold_are_skipped() {
+    let redis = redis_url();
+    let db = fresh_database().await;
+    let s = listener_settings(&db, &redis);
+    let updates = s.redis.product_updates_stream.clone();
+    let app = start_listening(s).await;
+    xadd(
+        &redis,
+        &updates,
+        &update("40000\u{0}00001", "u", &[("action", "deleted")]),
+    )
+    .await;
+    xadd(
+        &redis,
+        &updates,
+        &update(
+            "4000000000002",
+            "u",
+            &[("diffs", r#"{"fields": {"change": ["a\u0000b"]}}"#)],
+        ),
+    )
+    .await;
+    xadd(
+        &redis,
+        &updates,
+        &update(
+            "4000000000003",
+            "update_all_products",
+            &[("diffs", r#"{"x": "\u0000"}"#)],
+        ),
+    )
+    .await;
+    let long = "4".repeat(101);
+    xadd(
+        &redis,
+        &updates,
+        &update(&long, "u", &[("action", "deleted")]),
+    )
+    .await;
+    xadd(
+        &redis,
+        &updates,
+        &update("4000000000004", "u", &[("action", "deleted")]),
+    )
+    .await;
+    xadd(
+        &redis,
+        &updates,
+        &update(
+            "4000000000005",
+            "update_all_products",
+            &[("action", "deleted")],
+        ),
+    )
+    .await;
+    wait_for_jobs(&app.pool, 2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let codes: Vec<String> = sqlx::query_scalar("SELECT barcode FROM job ORDER BY barcode")
+        .fetch_all(&app.pool)
+        .await
+        .expect("codes");
+    assert_eq!(codes, vec!["4000000000004", "4000000000005"]);
+    app.shutdown().await;
+}

@@ -328,6 +328,18 @@ async fn read_lane(
     }
 }
 
+/// Whether PostgreSQL can hold the job: no NUL character in its text, a barcode of at
+/// most 100 characters (an event breaking either would otherwise fail its whole batch
+/// again at every read).
+fn storable(job: &NewJob) -> bool {
+    let nul = |t: &str| t.contains('\0');
+    !job.product
+        .as_ref()
+        .is_some_and(|(b, _)| nul(b) || b.chars().count() > 100)
+        && !job.dedupe_key.as_deref().is_some_and(nul)
+        && !job.payload.to_string().contains("\\u0000")
+}
+
 /// Stores a batch's jobs and the lane's new position in one transaction. The jobs and
 /// the position commit together: if PostgreSQL itself crashes before flushing them,
 /// both are lost and the entries, still in the stream, are read again. So the commit
@@ -405,6 +417,12 @@ pub fn route_entries(
         // Events are counted by the interactive lane only (it sees all of them).
         let count = lane == Lane::Interactive;
         match routed {
+            Ok(Some(job)) if !storable(&job) => {
+                if count {
+                    tracing::warn!(stream, id = %entry.id, "stream event PostgreSQL cannot hold skipped");
+                    metrics::listener_event(stream, "invalid");
+                }
+            }
             Ok(Some(mut job)) => {
                 if count {
                     metrics::listener_event(
