@@ -124,11 +124,7 @@ mod backend {
     ) -> Result<AnnotateOutcome, ApiError> {
         let insight_id = request.insight_id;
         let caller = match request.auth {
-            Some(c) => Caller::User(Auth {
-                session_cookie: c.session_cookie,
-                username: c.username,
-                password: c.password,
-            }),
+            Some(c) => Caller::User(Auth::from(c)),
             None => Caller::Anonymous,
         };
         let req = annotation::AnnotateRequest {

@@ -18,6 +18,17 @@ pub struct Credentials {
     pub password: Option<String>,
 }
 
+impl From<Credentials> for crate::annotation::Auth {
+    /// The credentials forwarded to Product Opener for the caller.
+    fn from(c: Credentials) -> Self {
+        crate::annotation::Auth {
+            session_cookie: c.session_cookie,
+            username: c.username,
+            password: c.password,
+        }
+    }
+}
+
 impl Credentials {
     /// Basic username if given, else the element after `user_id` in the cookie.
     pub fn username(&self) -> Option<String> {

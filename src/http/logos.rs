@@ -211,7 +211,7 @@ pub async fn update(state: AppState, req: ApiRequest) -> Result<Response, ApiErr
         let logo = logos::get(&state.pool, id)
             .await
             .map_err(db_error("reading a logo"))?;
-        let caller = caller_of(credentials);
+        let caller = annotation::Caller::User(credentials.into());
         if let Err(e) = annotation::logos::apply(&state.services, logo.as_slice(), &caller).await {
             tracing::error!(logo = id, error = %e, "insights of an annotated logo");
             return Err(ApiError::unavailable(
@@ -244,14 +244,6 @@ fn tag_and_taxonomy_value(
         })
         .flatten();
     (Some(tag), taxonomy_value)
-}
-
-fn caller_of(c: super::auth::Credentials) -> annotation::Caller {
-    annotation::Caller::User(annotation::Auth {
-        session_cookie: c.session_cookie,
-        username: c.username,
-        password: c.password,
-    })
 }
 
 /// `POST /images/logos/annotate`.
@@ -328,7 +320,7 @@ pub async fn annotate(state: AppState, req: ApiRequest) -> Result<Response, ApiE
         // As Robotoff, the insights are made after the answer.
         let services = state.services.clone();
         let pool = state.pool.clone();
-        let caller = caller_of(credentials);
+        let caller = annotation::Caller::User(credentials.into());
         tokio::spawn(async move {
             let rows = match logos::by_ids(&pool, &annotated).await {
                 Ok(rows) => rows,

@@ -2,8 +2,9 @@
 //! for the transaction), its annotation fields, insights due for automatic processing,
 //! and the stored facts about an insight's image.
 
-use crate::types::{Insight, PredictionType, ServerType};
-use chrono::NaiveDateTime;
+use super::insights::insight_of;
+use super::rows::InsightRow;
+use crate::types::{Insight, ServerType};
 use serde_json::Value;
 use sqlx::{PgConnection, PgExecutor};
 use std::str::FromStr;
@@ -18,100 +19,13 @@ pub enum InsightReadError {
     UnknownType { id: Uuid, kind: String },
 }
 
-struct Row {
-    id: Uuid,
-    barcode: String,
-    kind: String,
-    data: Value,
-    timestamp: Option<NaiveDateTime>,
-    completed_at: Option<NaiveDateTime>,
-    annotation: Option<i32>,
-    annotated_result: Option<i32>,
-    n_votes: i32,
-    username: Option<String>,
-    countries: Option<Value>,
-    brands: Option<Value>,
-    process_after: Option<NaiveDateTime>,
-    value_tag: Option<String>,
-    value: Option<String>,
-    source_image: Option<String>,
-    automatic_processing: bool,
-    server_type: Option<String>,
-    unique_scans_n: i32,
-    reserved_barcode: bool,
-    predictor: Option<String>,
-    predictor_version: Option<String>,
-    campaign: Option<Value>,
-    confidence: Option<f32>,
-    bounding_box: Option<Value>,
-    lc: Option<Vec<String>>,
-    with_image: Option<bool>,
-}
-
-fn strings(v: Option<Value>) -> Vec<String> {
-    match v {
-        Some(Value::Array(items)) => items
-            .into_iter()
-            .filter_map(|i| match i {
-                Value::String(s) => Some(s),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-impl Row {
-    fn into_insight(self) -> Result<Insight, InsightReadError> {
-        let kind =
-            PredictionType::from_str(&self.kind).map_err(|_| InsightReadError::UnknownType {
-                id: self.id,
-                kind: self.kind.clone(),
-            })?;
-        let server_type = self
-            .server_type
-            .as_deref()
-            .and_then(|s| ServerType::from_str(s).ok())
-            .unwrap_or(ServerType::Off);
-        Ok(Insight {
-            id: self.id,
-            barcode: self.barcode,
-            kind,
-            data: self.data,
-            timestamp: self.timestamp,
-            completed_at: self.completed_at,
-            annotation: self.annotation,
-            annotated_result: self.annotated_result,
-            n_votes: self.n_votes,
-            username: self.username,
-            countries: strings(self.countries),
-            brands: strings(self.brands),
-            process_after: self.process_after,
-            value_tag: self.value_tag,
-            value: self.value,
-            source_image: self.source_image,
-            automatic_processing: self.automatic_processing,
-            server_type,
-            unique_scans_n: self.unique_scans_n,
-            reserved_barcode: self.reserved_barcode,
-            predictor: self.predictor,
-            predictor_version: self.predictor_version,
-            campaign: strings(self.campaign),
-            confidence: self.confidence.map(f64::from),
-            bounding_box: self.bounding_box,
-            lc: self.lc,
-            with_image: self.with_image,
-        })
-    }
-}
-
 /// The insight, locked until the end of the transaction (`FOR UPDATE`).
 pub async fn lock_insight(
     conn: &mut PgConnection,
     id: Uuid,
 ) -> Result<Option<Insight>, InsightReadError> {
     let row = sqlx::query_as!(
-        Row,
+        InsightRow,
         r#"SELECT id, barcode, type AS kind, data, "timestamp", completed_at, annotation, annotated_result,
                   n_votes, username, countries, brands, process_after, value_tag, value, source_image,
                   automatic_processing, server_type, unique_scans_n, reserved_barcode, predictor,
@@ -121,7 +35,8 @@ pub async fn lock_insight(
     )
     .fetch_optional(conn)
     .await?;
-    row.map(Row::into_insight).transpose()
+    row.map(|r| insight_of(r).map_err(|(id, kind)| InsightReadError::UnknownType { id, kind }))
+        .transpose()
 }
 
 /// The product an insight belongs to (barcode and server type), without locking.

@@ -2,8 +2,8 @@
 //! create/update/delete of an import diff, deletion paths, the per-product import lock,
 //! and the image-side records (nutrition-table detections, deleted images and logos).
 
+use super::rows::InsightRow;
 use crate::types::{Insight, PredictionType, ServerType};
-use chrono::NaiveDateTime;
 use serde_json::Value;
 use sqlx::PgConnection;
 use std::collections::HashMap;
@@ -13,34 +13,54 @@ use uuid::Uuid;
 /// Advisory-lock space of per-product import locks ("Insi").
 const IMPORT_LOCK_SPACE: i32 = 0x496e_7369;
 
-struct Row {
-    id: Uuid,
-    barcode: String,
-    kind: String,
-    data: Value,
-    timestamp: Option<NaiveDateTime>,
-    completed_at: Option<NaiveDateTime>,
-    annotation: Option<i32>,
-    annotated_result: Option<i32>,
-    n_votes: i32,
-    username: Option<String>,
-    countries: Option<Value>,
-    brands: Option<Value>,
-    process_after: Option<NaiveDateTime>,
-    value_tag: Option<String>,
-    value: Option<String>,
-    source_image: Option<String>,
-    automatic_processing: bool,
-    server_type: Option<String>,
-    unique_scans_n: i32,
-    reserved_barcode: bool,
-    predictor: Option<String>,
-    predictor_version: Option<String>,
-    campaign: Option<Value>,
-    confidence: Option<f32>,
-    bounding_box: Option<Value>,
-    lc: Option<Vec<String>>,
-    with_image: Option<bool>,
+/// The domain insight of a stored row; `Err((id, type))` when its type is unknown.
+pub(super) fn insight_of(row: InsightRow) -> Result<Insight, (Uuid, String)> {
+    let Ok(kind) = PredictionType::from_str(&row.kind) else {
+        return Err((row.id, row.kind));
+    };
+    let server_type = row
+        .server_type
+        .as_deref()
+        .and_then(|s| ServerType::from_str(s).ok())
+        .unwrap_or(ServerType::Off);
+    Ok(Insight {
+        id: row.id,
+        barcode: row.barcode,
+        kind,
+        data: row.data,
+        timestamp: row.timestamp,
+        completed_at: row.completed_at,
+        annotation: row.annotation,
+        annotated_result: row.annotated_result,
+        n_votes: row.n_votes,
+        username: row.username,
+        countries: strings(row.countries),
+        brands: strings(row.brands),
+        process_after: row.process_after,
+        value_tag: row.value_tag,
+        value: row.value,
+        source_image: row.source_image,
+        automatic_processing: row.automatic_processing,
+        server_type,
+        unique_scans_n: row.unique_scans_n,
+        reserved_barcode: row.reserved_barcode,
+        predictor: row.predictor,
+        predictor_version: row.predictor_version,
+        campaign: strings(row.campaign),
+        confidence: row.confidence.map(f64::from),
+        bounding_box: row.bounding_box,
+        lc: row.lc,
+        with_image: row.with_image,
+    })
+}
+
+/// The insight of a row, or `None` (logged) for a row of unknown type.
+fn known(row: InsightRow) -> Option<Insight> {
+    insight_of(row)
+        .map_err(|(id, kind)| {
+            tracing::warn!(%id, kind, "skipping an insight row of unknown type");
+        })
+        .ok()
 }
 
 fn strings(v: Option<Value>) -> Vec<String> {
@@ -53,49 +73,6 @@ fn strings(v: Option<Value>) -> Vec<String> {
             })
             .collect(),
         _ => Vec::new(),
-    }
-}
-
-impl Row {
-    fn into_insight(self) -> Option<Insight> {
-        let Ok(kind) = PredictionType::from_str(&self.kind) else {
-            tracing::warn!(id = %self.id, kind = %self.kind, "skipping an insight row of unknown type");
-            return None;
-        };
-        let server_type = self
-            .server_type
-            .as_deref()
-            .and_then(|s| ServerType::from_str(s).ok())
-            .unwrap_or(ServerType::Off);
-        Some(Insight {
-            id: self.id,
-            barcode: self.barcode,
-            kind,
-            data: self.data,
-            timestamp: self.timestamp,
-            completed_at: self.completed_at,
-            annotation: self.annotation,
-            annotated_result: self.annotated_result,
-            n_votes: self.n_votes,
-            username: self.username,
-            countries: strings(self.countries),
-            brands: strings(self.brands),
-            process_after: self.process_after,
-            value_tag: self.value_tag,
-            value: self.value,
-            source_image: self.source_image,
-            automatic_processing: self.automatic_processing,
-            server_type,
-            unique_scans_n: self.unique_scans_n,
-            reserved_barcode: self.reserved_barcode,
-            predictor: self.predictor,
-            predictor_version: self.predictor_version,
-            campaign: strings(self.campaign),
-            confidence: self.confidence.map(f64::from),
-            bounding_box: self.bounding_box,
-            lc: self.lc,
-            with_image: self.with_image,
-        })
     }
 }
 
@@ -124,7 +101,7 @@ pub async fn for_product(
     server_type: ServerType,
 ) -> Result<Vec<Insight>, sqlx::Error> {
     let rows = sqlx::query_as!(
-        Row,
+        InsightRow,
         r#"SELECT id, barcode, type AS kind, data, "timestamp", completed_at, annotation,
                   annotated_result, n_votes, username, countries, brands, process_after, value_tag,
                   value, source_image, automatic_processing, server_type, unique_scans_n,
@@ -137,13 +114,13 @@ pub async fn for_product(
     )
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().filter_map(Row::into_insight).collect())
+    Ok(rows.into_iter().filter_map(known).collect())
 }
 
 /// One insight by id.
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Option<Insight>, sqlx::Error> {
     let row = sqlx::query_as!(
-        Row,
+        InsightRow,
         r#"SELECT id, barcode, type AS kind, data, "timestamp", completed_at, annotation,
                   annotated_result, n_votes, username, countries, brands, process_after, value_tag,
                   value, source_image, automatic_processing, server_type, unique_scans_n,
@@ -154,7 +131,7 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Option<Insight>, s
     )
     .fetch_optional(conn)
     .await?;
-    Ok(row.and_then(Row::into_insight))
+    Ok(row.and_then(known))
 }
 
 fn rows_json(insights: &[Insight]) -> Value {

@@ -24,22 +24,13 @@ pub async fn annotate_if_changed(
     id: i32,
     a: &LogoAnnotation<'_>,
 ) -> Result<bool, sqlx::Error> {
-    let changed = sqlx::query(
-        "UPDATE logo_annotation SET annotation_type = $2, annotation_value = $3,
-                annotation_value_tag = $4, taxonomy_value = $5, username = $6,
-                completed_at = (now() AT TIME ZONE 'UTC')
-         WHERE id = $1
-           AND (annotation_type IS DISTINCT FROM $2 OR annotation_value IS DISTINCT FROM $3)",
+    annotate_where(
+        conn,
+        id,
+        a,
+        "annotation_type IS DISTINCT FROM $2 OR annotation_value IS DISTINCT FROM $3",
     )
-    .bind(id)
-    .bind(a.kind)
-    .bind(a.value)
-    .bind(a.value_tag)
-    .bind(a.taxonomy_value)
-    .bind(a.username)
-    .execute(&mut *conn)
-    .await?;
-    Ok(changed.rows_affected() == 1)
+    .await
 }
 
 /// Stores `a` on logo `id` unless it already has an annotation type; returns whether
@@ -49,12 +40,23 @@ pub async fn annotate_if_new(
     id: i32,
     a: &LogoAnnotation<'_>,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    annotate_where(conn, id, a, "annotation_type IS NULL").await
+}
+
+/// Stores `a` on logo `id` when `condition` (over $2 type and $3 value) holds.
+async fn annotate_where(
+    conn: &mut PgConnection,
+    id: i32,
+    a: &LogoAnnotation<'_>,
+    condition: &'static str,
+) -> Result<bool, sqlx::Error> {
+    // `condition` is one of this module's constants.
+    let done = sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE logo_annotation SET annotation_type = $2, annotation_value = $3,
                 annotation_value_tag = $4, taxonomy_value = $5, username = $6,
                 completed_at = (now() AT TIME ZONE 'UTC')
-         WHERE id = $1 AND annotation_type IS NULL",
-    )
+         WHERE id = $1 AND ({condition})"
+    )))
     .bind(id)
     .bind(a.kind)
     .bind(a.value)
