@@ -9,11 +9,11 @@
 
 use anyhow::Context;
 use chrono::TimeDelta;
-use robotoff::actors::insight_importer::{
-    import_product_predictions, refresh_product, ImportSummary, Importing,
-};
 use robotoff::infra::db::{self, products};
 use robotoff::infra::local_pg::LocalPostgres;
+use robotoff::insights::import::{
+    import_product_predictions, refresh_product, ImportSummary, Importing,
+};
 use robotoff::insights::ImportResources;
 use robotoff::types::{Prediction, PredictionType, Product, ServerType};
 use serde_json::json;

@@ -3,7 +3,7 @@
 
 use crate::actors::cluster_link::ClusterLink;
 use crate::actors::insight_importer::InsightImporter;
-use crate::actors::job_dispatcher::JobDispatcher;
+use crate::actors::job_dispatcher::{self, JobDispatcher};
 use crate::actors::logo_index::LogoIndex;
 use crate::actors::ml_dispatcher::MlDispatcher;
 use crate::actors::product_shard::ProductShard;
@@ -86,7 +86,7 @@ impl App {
         let node_id = settings.node_id();
         let names = Names::new(format!("{node_id}-{:08x}", rand::random::<u32>()));
         let resources = Arc::new(
-            crate::actors::handlers::JobResources::new(&settings)
+            crate::pipeline::JobResources::new(&settings)
                 .context("could not build the job resources")?,
         );
         let services = Services {
@@ -228,12 +228,14 @@ pub fn child_specs(services: &Services) -> Vec<ChildSpec> {
     let mut specs = Vec::new();
     let workers = s.has_role(Role::Workers);
     if workers {
+        let report = job_dispatcher::shard_report(names);
         for shard in 0..s.workers.shards {
             let sv = services.clone();
+            let report = report.clone();
             specs.push(ChildSpec::new(
                 names.shard(shard),
                 names.shard(shard),
-                move || (ProductShard, (shard, sv.clone())),
+                move || (ProductShard, (shard, sv.clone(), report.clone())),
             ));
         }
         specs.push(spec(services, a::INSIGHT_IMPORTER, || InsightImporter));

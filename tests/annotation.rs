@@ -6,7 +6,7 @@ mod common;
 mod support;
 
 use common::po::{form, ProductOpenerStandIn};
-use robotoff::actors::product_shard::RouteError;
+use robotoff::actors::shards::RouteError;
 use robotoff::annotation::{AnnotateError, AnnotationStatus as S, Auth, RequestError};
 use serde_json::json;
 use support::*;

@@ -5,8 +5,8 @@ mod common;
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use robotoff::cli::import_products::{import, ImportOptions, ImportSummary};
 use robotoff::infra::db::products;
+use robotoff::product_store::import::{import, ImportOptions, ImportSummary};
 use robotoff::types::ServerType;
 use sqlx::PgPool;
 use std::collections::BTreeMap;
@@ -92,7 +92,7 @@ async fn plain_and_gzip_dumps_with_bad_lines() {
             .await
             .expect("pool");
         let file = std::fs::File::open(&path).expect("open");
-        let summary = import(&pool, file, &options(None), None)
+        let summary = import(&pool, file, &options(None), &|_| {})
             .await
             .expect("import");
         assert_eq!(summary, expected_summary(), "{}", path.display());
@@ -121,7 +121,7 @@ async fn images_are_stored_in_the_flat_schema() {
         &pool,
         std::fs::File::open(&path).expect("open"),
         &options(None),
-        None,
+        &|_| {},
     )
     .await
     .expect("import");
@@ -145,7 +145,7 @@ async fn a_forced_server_type_files_every_line_under_it() {
         .await
         .expect("pool");
     let file = std::fs::File::open(write_plain(dir.path())).expect("open");
-    let summary = import(&pool, file, &options(Some(ServerType::Obf)), None)
+    let summary = import(&pool, file, &options(Some(ServerType::Obf)), &|_| {})
         .await
         .expect("import");
     assert_eq!(summary.imported, 5, "{summary}");

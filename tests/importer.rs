@@ -4,10 +4,10 @@
 mod common;
 
 use chrono::TimeDelta;
-use robotoff::actors::insight_importer::{
+use robotoff::infra::db::{insights as insight_db, predictions as prediction_db, products};
+use robotoff::insights::import::{
     delete_product, import_product_predictions, refresh_product, ImportSummary, Importing,
 };
-use robotoff::infra::db::{insights as insight_db, predictions as prediction_db, products};
 use robotoff::insights::ImportResources;
 use robotoff::types::{Insight, Prediction, PredictionType, Product, ServerType};
 use serde_json::json;

@@ -3,9 +3,10 @@
 
 mod common;
 
-use robotoff::actors::insight_importer::{self, delete_images, DeletionSummary, LogoPolicy};
 use robotoff::actors::product_shard::ShardMsg;
+use robotoff::actors::shards;
 use robotoff::infra::db::{insights as insight_db, products};
+use robotoff::insights::import::{delete_images, DeletionSummary, LogoPolicy};
 use robotoff::insights::NUTRITION_TABLE_MIN_SCORE;
 use robotoff::types::{Prediction, PredictionType, Product, ServerType};
 use serde_json::json;
@@ -276,35 +277,32 @@ async fn shards_import_refresh_and_delete() {
     store.source_image = Some("/123/456/789/0123/1.jpg".into());
     let mut elsewhere = store.clone();
     elsewhere.barcode = Some(OTHER.into());
-    let s =
-        insight_importer::import_via_shards(&app.services, ServerType::Off, vec![store, elsewhere])
-            .await
-            .expect("import");
-    assert_eq!((s.predictions_created, s.insights_created), (1, 1));
-    let refreshed =
-        insight_importer::ask_shard(&app.services, BARCODE, |reply| ShardMsg::RefreshInsights {
-            barcode: BARCODE.into(),
-            server_type: ServerType::Off,
-            reply,
-        })
+    let s = shards::import_via_shards(&app.services, ServerType::Off, vec![store, elsewhere])
         .await
-        .expect("shard answers")
-        .expect("refresh");
+        .expect("import");
+    assert_eq!((s.predictions_created, s.insights_created), (1, 1));
+    let refreshed = shards::ask_shard(&app.services, BARCODE, |reply| ShardMsg::RefreshInsights {
+        barcode: BARCODE.into(),
+        server_type: ServerType::Off,
+        reply,
+    })
+    .await
+    .expect("shard answers")
+    .expect("refresh");
     assert_eq!(
         (refreshed.insights_created, refreshed.insights_deleted),
         (0, 0)
     );
-    let deleted =
-        insight_importer::ask_shard(&app.services, BARCODE, |reply| ShardMsg::DeleteImages {
-            barcode: BARCODE.into(),
-            server_type: ServerType::Off,
-            image_ids: vec!["1".into()],
-            logos: LogoPolicy::DeleteAll,
-            reply,
-        })
-        .await
-        .expect("shard answers")
-        .expect("delete images");
+    let deleted = shards::ask_shard(&app.services, BARCODE, |reply| ShardMsg::DeleteImages {
+        barcode: BARCODE.into(),
+        server_type: ServerType::Off,
+        image_ids: vec!["1".into()],
+        logos: LogoPolicy::DeleteAll,
+        reply,
+    })
+    .await
+    .expect("shard answers")
+    .expect("delete images");
     assert_eq!(
         (deleted.predictions_deleted, deleted.insights_deleted),
         (1, 1)
@@ -313,15 +311,14 @@ async fn shards_import_refresh_and_delete() {
         common::count(&app.pool, "SELECT count(*) FROM product_insight").await,
         0
     );
-    let gone =
-        insight_importer::ask_shard(&app.services, BARCODE, |reply| ShardMsg::DeleteProduct {
-            barcode: BARCODE.into(),
-            server_type: ServerType::Off,
-            reply,
-        })
-        .await
-        .expect("shard answers")
-        .expect("delete product");
+    let gone = shards::ask_shard(&app.services, BARCODE, |reply| ShardMsg::DeleteProduct {
+        barcode: BARCODE.into(),
+        server_type: ServerType::Off,
+        reply,
+    })
+    .await
+    .expect("shard answers")
+    .expect("delete product");
     assert_eq!((gone.predictions_deleted, gone.insights_deleted), (0, 0));
     app.shutdown().await;
 }

@@ -9,6 +9,7 @@ use robotoff::actors::update_listener::ListenerMsg;
 use robotoff::actors::{call, UPDATE_LISTENER};
 use robotoff::app::App;
 use robotoff::config::{Role, Settings};
+use robotoff::events::stream::{positions, StreamContext};
 use serde_json::Value;
 use sqlx::PgPool;
 use std::process::{Command, Stdio};
@@ -235,9 +236,7 @@ async fn events_are_routed_as_robotoff_does() {
         Some(5)
     );
 
-    let positions = robotoff::actors::update_listener::positions(&app.services)
-        .await
-        .expect("positions");
+    let positions = positions(&stream_context(&app)).await.expect("positions");
     assert_eq!(
         positions.get(&updates),
         Some(&last),
@@ -488,9 +487,7 @@ async fn replay_reenqueues_without_moving_positions() {
     )
     .await;
     wait_for_jobs(&app.pool, 2).await;
-    let before = robotoff::actors::update_listener::positions(&app.services)
-        .await
-        .expect("positions");
+    let before = positions(&stream_context(&app)).await.expect("positions");
     app.shutdown().await;
 
     let out = Command::new(env!("CARGO_BIN_EXE_robotoff"))
@@ -513,18 +510,11 @@ async fn replay_reenqueues_without_moving_positions() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("2 events read, 2 jobs enqueued"));
     let pool = PgPool::connect(&db).await.expect("pool");
     assert_eq!(count(&pool, "SELECT count(*) FROM job").await, 4);
-    let services = robotoff::actors::Services {
-        resources: std::sync::Arc::new(
-            robotoff::actors::handlers::JobResources::new(&s).expect("resources"),
-        ),
+    let streams = StreamContext {
         settings: std::sync::Arc::new(s),
         pool: pool.clone(),
-        node_id: "t".into(),
-        names: robotoff::actors::Names::new("t"),
     };
-    let after = robotoff::actors::update_listener::positions(&services)
-        .await
-        .expect("positions");
+    let after = positions(&streams).await.expect("positions");
     assert_eq!(before, after);
 
     let bad = Command::new(env!("CARGO_BIN_EXE_robotoff"))
@@ -582,9 +572,7 @@ async fn bot_burst_and_user_events_each_enqueued_once() {
         count(&app.pool, "SELECT count(*) FROM job WHERE priority = 0").await,
         1
     );
-    let positions = robotoff::actors::update_listener::positions(&app.services)
-        .await
-        .expect("positions");
+    let positions = positions(&stream_context(&app)).await.expect("positions");
     assert_eq!(positions.get(&updates), Some(&user));
     let bulk: Option<String> =
         sqlx::query_scalar("SELECT last_id FROM stream_offset WHERE stream = $1")
@@ -676,4 +664,11 @@ async fn events_postgresql_cannot_hold_are_skipped() {
         .expect("codes");
     assert_eq!(codes, vec!["4000000000004", "4000000000005"]);
     app.shutdown().await;
+}
+
+fn stream_context(app: &App) -> StreamContext {
+    StreamContext {
+        settings: app.services.settings.clone(),
+        pool: app.pool.clone(),
+    }
 }

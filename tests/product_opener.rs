@@ -4,13 +4,13 @@
 mod common;
 
 use common::po::{form, ProductOpenerStandIn};
-use robotoff::annotation::crop::CropBox;
 use robotoff::annotation::SelectImage;
 use robotoff::config::Settings;
 use robotoff::infra::db::products;
 use robotoff::infra::product_opener::{
     refresh_product, Credentials, PoError, ProductOpener, Refreshed,
 };
+use robotoff::types::CropBox;
 use robotoff::types::ServerType;
 use serde_json::json;
 use sqlx::PgPool;

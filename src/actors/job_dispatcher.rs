@@ -2,8 +2,8 @@
 //! the durable queue, and hands each to its product shard, never more than the shard's
 //! window ahead.
 
-use super::product_shard::ShardMsg;
-use super::Services;
+use super::product_shard::{ShardEvent, ShardMsg, ShardReport};
+use super::{Names, Services, JOB_DISPATCHER};
 use crate::infra::db::fence::ShardFence;
 use crate::infra::db::jobs;
 use crate::infra::metrics;
@@ -34,6 +34,27 @@ pub enum DispatcherMsg {
     /// Periodic upkeep: ownership, polling, metrics.
     Tick,
     Status(RpcReplyPort<DispatcherStatus>),
+}
+
+impl From<ShardEvent> for DispatcherMsg {
+    fn from(event: ShardEvent) -> Self {
+        match event {
+            ShardEvent::Started { shard } => DispatcherMsg::ShardStarted { shard },
+            ShardEvent::JobDone { shard } => DispatcherMsg::JobDone { shard },
+        }
+    }
+}
+
+/// Where the shards of `names`' tree report: the job dispatcher of that tree, looked up
+/// at each event (it may be between restarts, or not run at all).
+pub fn shard_report(names: &Names) -> ShardReport {
+    let names = names.clone();
+    let dispatcher = names.of(JOB_DISPATCHER);
+    Arc::new(move |event| {
+        if let Some(d) = names.lookup::<DispatcherMsg>(&dispatcher) {
+            let _ = d.cast(DispatcherMsg::from(event));
+        }
+    })
 }
 
 /// A snapshot of the dispatcher, for health and tests.

@@ -1,14 +1,16 @@
-//! The supervision tree: one module per actor, and the shared context they start from.
+//! The supervision tree: one module per actor (its messages, its state, its `handle`),
+//! the shared context they start from, and [`shards`], the way into the product shards.
+//! Actors call down into the domain modules (`pipeline`, `insights`, `annotation`,
+//! `events`, `product_store`, `maintenance`, ...) and `infra`; nothing below imports them.
 
 pub mod cluster_link;
-pub mod handlers;
 pub mod insight_importer;
 pub mod job_dispatcher;
-pub mod job_runner;
 pub mod logo_index;
 pub mod ml_dispatcher;
 pub mod product_shard;
 pub mod scheduler;
+pub mod shards;
 pub mod supervisor;
 pub mod triton_pool;
 pub mod update_listener;
@@ -28,7 +30,18 @@ pub struct Services {
     pub node_id: String,
     pub names: Names,
     /// Data and clients the job handlers share (OCR data loads on first use).
-    pub resources: Arc<handlers::JobResources>,
+    pub resources: Arc<crate::pipeline::JobResources>,
+}
+
+impl Services {
+    /// What job handlers run with.
+    pub fn job_context(&self) -> crate::pipeline::Context {
+        crate::pipeline::Context {
+            settings: self.settings.clone(),
+            pool: self.pool.clone(),
+            resources: self.resources.clone(),
+        }
+    }
 }
 
 /// Actor names of one tree. Names are process-wide in ractor's registry, so each tree

@@ -1,12 +1,16 @@
 //! ProductShard: one actor per barcode shard; every write for a product runs here, in order.
 
-use super::insight_importer::{self, DeletionSummary, ImportError, ImportSummary, LogoPolicy};
-use super::job_dispatcher::DispatcherMsg;
-use super::{job_runner, Services, JOB_DISPATCHER};
+use super::logo_index::LogoIndexMsg;
+use super::{Services, LOGO_INDEX};
 use crate::annotation::{self, AnnotateContext, AnnotateError, AnnotateOutcome, AnnotateRequest};
 use crate::infra::db::jobs::ClaimedJob;
+use crate::insights::import::{
+    self as insight_import, DeletionSummary, ImportError, ImportSummary, Importing, LogoPolicy,
+};
+use crate::pipeline;
 use crate::types::{Prediction, ServerType};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use std::sync::Arc;
 
 pub enum ShardMsg {
     /// Run a claimed job, then tell the dispatcher the shard has room again.
@@ -48,43 +52,65 @@ pub enum ShardMsg {
     },
 }
 
+/// What a shard tells whoever feeds it jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardEvent {
+    /// The shard (re)started with an empty mailbox: jobs handed to a previous instance
+    /// must be claimed again.
+    Started { shard: u32 },
+    /// A job finished: the shard has room for one more.
+    JobDone { shard: u32 },
+}
+
+/// Where a shard sends its [`ShardEvent`]s (the job dispatcher, when it runs).
+pub type ShardReport = Arc<dyn Fn(ShardEvent) + Send + Sync>;
+
 pub struct ProductShard;
 
 pub struct ShardState {
     shard: u32,
     services: Services,
-    dispatcher: String,
+    jobs: pipeline::Context,
+    report: ShardReport,
     annotate: AnnotateContext,
+}
+
+impl ShardState {
+    /// Carries out what a committed job leaves to do outside the database.
+    fn follow_up(&self, effects: pipeline::Effects) {
+        if effects.removed_logos.is_empty() {
+            return;
+        }
+        let name = self.services.names.of(LOGO_INDEX);
+        if let Some(index) = self.services.names.lookup::<LogoIndexMsg>(&name) {
+            let (tx, _rx) = ractor::concurrency::oneshot();
+            let _ = index.cast(LogoIndexMsg::Remove(effects.removed_logos, tx.into()));
+        }
+    }
 }
 
 #[ractor::async_trait]
 impl Actor for ProductShard {
     type Msg = ShardMsg;
     type State = ShardState;
-    type Arguments = (u32, Services);
+    type Arguments = (u32, Services, ShardReport);
 
     async fn pre_start(
         &self,
         _myself: ActorRef<Self::Msg>,
-        (shard, services): (u32, Services),
+        (shard, services, report): (u32, Services, ShardReport),
     ) -> Result<Self::State, ActorProcessingErr> {
-        let dispatcher = services.names.of(JOB_DISPATCHER);
-        // A (re)started shard has an empty mailbox: jobs handed to a previous instance
-        // must be claimed again.
-        if let Some(d) = services.names.lookup::<DispatcherMsg>(&dispatcher) {
-            let _ = d.cast(DispatcherMsg::ShardStarted { shard });
-        }
+        report(ShardEvent::Started { shard });
         let annotate = AnnotateContext {
             pool: services.pool.clone(),
             po: services.resources.po.clone(),
-            refresh: std::sync::Arc::new(insight_importer::ImporterRefresh::new(
-                services.settings.clone(),
-            )),
+            settings: services.settings.clone(),
         };
         Ok(ShardState {
             shard,
+            jobs: services.job_context(),
             services,
-            dispatcher,
+            report,
             annotate,
         })
     }
@@ -97,20 +123,15 @@ impl Actor for ProductShard {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             ShardMsg::Run(job) => {
-                let outcome = job_runner::run(&state.services, &job).await;
+                let run = pipeline::run(&state.jobs, &job).await;
                 tracing::debug!(
                     shard = state.shard,
                     job = job.id,
-                    outcome = outcome.label(),
+                    outcome = run.outcome.label(),
                     "job finished"
                 );
-                if let Some(d) = state
-                    .services
-                    .names
-                    .lookup::<DispatcherMsg>(&state.dispatcher)
-                {
-                    let _ = d.cast(DispatcherMsg::JobDone { shard: state.shard });
-                }
+                state.follow_up(run.effects);
+                (state.report)(ShardEvent::JobDone { shard: state.shard });
             }
             ShardMsg::Ping(reply) => {
                 let _ = reply.send(state.shard);
@@ -123,7 +144,7 @@ impl Actor for ProductShard {
             } => {
                 let result = match begin(&state.services, &barcode, server_type).await {
                     Ok((mut tx, importing)) => {
-                        let r = insight_importer::import_product_predictions(
+                        let r = insight_import::import_product_predictions(
                             &mut tx,
                             &importing,
                             &barcode,
@@ -144,7 +165,7 @@ impl Actor for ProductShard {
             } => {
                 let result = match begin(&state.services, &barcode, server_type).await {
                     Ok((mut tx, importing)) => {
-                        let r = insight_importer::refresh_product(
+                        let r = insight_import::refresh_product(
                             &mut tx,
                             &importing,
                             &barcode,
@@ -165,7 +186,7 @@ impl Actor for ProductShard {
                 let result = match begin_deletion(&state.services, &barcode, server_type).await {
                     Ok(mut tx) => {
                         let r =
-                            insight_importer::delete_product(&mut tx, &barcode, server_type).await;
+                            insight_import::delete_product(&mut tx, &barcode, server_type).await;
                         finish(tx, r, &barcode, server_type).await
                     }
                     Err(e) => Err(e),
@@ -181,7 +202,7 @@ impl Actor for ProductShard {
             } => {
                 let result = match begin_deletion(&state.services, &barcode, server_type).await {
                     Ok(mut tx) => {
-                        let r = insight_importer::delete_images(
+                        let r = insight_import::delete_images(
                             &mut tx,
                             &barcode,
                             server_type,
@@ -234,8 +255,8 @@ async fn begin(
     services: &Services,
     barcode: &str,
     server_type: ServerType,
-) -> Result<(Tx, insight_importer::Importing), ImportError> {
-    let importing = insight_importer::Importing::from_settings(&services.settings).await?;
+) -> Result<(Tx, Importing), ImportError> {
+    let importing = Importing::from_settings(&services.settings).await?;
     Ok((
         begin_deletion(services, barcode, server_type).await?,
         importing,
@@ -268,61 +289,4 @@ async fn finish<T>(
         .await
         .map_err(|e| db_error("committing", barcode, server_type, e))?;
     Ok(value)
-}
-
-/// Why an annotation could not be routed to, or answered by, its product's shard.
-#[derive(Debug, thiserror::Error)]
-pub enum RouteError {
-    #[error("looking up insight {insight_id}: {source}")]
-    Lookup {
-        insight_id: uuid::Uuid,
-        #[source]
-        source: sqlx::Error,
-    },
-    #[error("shard {shard} of insight {insight_id}: {source}")]
-    Shard {
-        insight_id: uuid::Uuid,
-        shard: u32,
-        #[source]
-        source: super::CallError,
-    },
-    #[error(transparent)]
-    Annotate(#[from] AnnotateError),
-}
-
-/// Annotates through the shard of the insight's product (an unknown insight is
-/// answered without one), waiting at most `timeout`.
-pub async fn annotate(
-    services: &Services,
-    request: AnnotateRequest,
-    timeout: std::time::Duration,
-) -> Result<AnnotateOutcome, RouteError> {
-    let insight_id = request.insight_id;
-    let product = crate::infra::db::annotations::insight_product(&services.pool, insight_id)
-        .await
-        .map_err(|source| RouteError::Lookup { insight_id, source })?;
-    let Some((barcode, _)) = product else {
-        return Ok(AnnotateOutcome::of(
-            annotation::AnnotationStatus::ErrorUnknownInsight,
-        ));
-    };
-    let shard = crate::shard::shard_of(&barcode, services.settings.workers.shards);
-    let name = services.names.shard(shard);
-    let shard_err = |source| RouteError::Shard {
-        insight_id,
-        shard,
-        source,
-    };
-    let actor = services
-        .names
-        .lookup::<ShardMsg>(&name)
-        .ok_or_else(|| shard_err(super::CallError::NotRunning(name.clone())))?;
-    let result = super::call(
-        &actor,
-        |reply| ShardMsg::Annotate { request, reply },
-        timeout,
-    )
-    .await
-    .map_err(shard_err)?;
-    Ok(result?)
 }

@@ -1,35 +1,7 @@
 //! Crop boxes sent to Product Opener: relative → absolute pixels, rotated with the
-//! selected image (spec api-db §4.5), and numbers written as Robotoff writes them.
+//! selected image (spec api-db §4.5).
 
-/// A box in absolute pixels of the full image: (y_min, x_min, y_max, x_max).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CropBox {
-    pub y_min: f64,
-    pub x_min: f64,
-    pub y_max: f64,
-    pub x_max: f64,
-}
-
-impl CropBox {
-    pub fn new(y_min: f64, x_min: f64, y_max: f64, x_max: f64) -> Self {
-        CropBox {
-            y_min,
-            x_min,
-            y_max,
-            x_max,
-        }
-    }
-
-    /// Form fields `x1`, `y1`, `x2`, `y2` as Product Opener reads them.
-    pub fn form_fields(&self) -> [(&'static str, String); 4] {
-        [
-            ("x1", py_float(self.x_min)),
-            ("y1", py_float(self.y_min)),
-            ("x2", py_float(self.x_max)),
-            ("y2", py_float(self.y_max)),
-        ]
-    }
-}
+use crate::types::CropBox;
 
 /// Rotates an absolute box of a `width`×`height` image by `rotate` degrees
 /// (counter-clockwise; 90, 180 or 270; anything else leaves it unchanged).
@@ -60,41 +32,10 @@ pub fn convert_crop_bounding_box(
     rotate_bounding_box(absolute, width, height, rotate)
 }
 
-/// A float as Python's `str()` writes it, which is what Product Opener has always
-/// received: shortest round-trip digits, `.0` on whole numbers, exponent form below
-/// 1e-4 and from 1e16.
-pub fn py_float(v: f64) -> String {
-    if v.is_nan() {
-        return "nan".to_string();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "inf" } else { "-inf" }.to_string();
-    }
-    let abs = v.abs();
-    if abs != 0.0 && !(1e-4..1e16).contains(&abs) {
-        let text = format!("{v:e}");
-        return match text.split_once('e') {
-            Some((mantissa, exp)) => {
-                let (sign, digits) = match exp.strip_prefix('-') {
-                    Some(d) => ("-", d),
-                    None => ("+", exp),
-                };
-                format!("{mantissa}e{sign}{digits:0>2}")
-            }
-            None => text,
-        };
-    }
-    let text = format!("{v}");
-    if text.contains('.') {
-        text
-    } else {
-        format!("{text}.0")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::py_float;
 
     /// Robotoff's `tests/unit/insights/test_annotate.py::test_rotate_bounding_box`.
     #[test]

@@ -7,7 +7,6 @@ pub mod annotators;
 pub mod comment;
 pub mod crop;
 pub mod data;
-pub mod edit;
 pub mod logos;
 pub mod nutrients;
 pub mod refresh;
@@ -16,8 +15,7 @@ pub mod run;
 pub mod status;
 pub mod votes;
 
-pub use edit::{ProductEdit, SelectImage};
-pub use refresh::{NoRefresh, Refresh};
+pub use crate::types::{ProductEdit, SelectImage};
 pub use request::{AnnotateRequest, Auth, Caller, RequestError};
 pub use run::{annotate, AnnotateContext, AnnotateError};
 pub use status::{AnnotateOutcome, AnnotationStatus};

@@ -1,23 +1,24 @@
-//! The step after an annotation: re-running the insight importers of the product
-//! (spec api-db §4.1 step 4 "Finally"), behind a trait so the importers plug in here.
+//! The step after an annotation: the product's non-annotated insights are recomputed
+//! from its stored predictions, in a transaction of their own (spec api-db §4.1 step 4
+//! "Finally").
 
+use crate::config::Settings;
+use crate::insights::import::{refresh_product, Importing};
 use crate::types::ProductId;
 use sqlx::PgPool;
 
-/// Re-derives a product's non-annotated insights from its stored predictions.
-#[async_trait::async_trait]
-pub trait Refresh: Send + Sync {
-    async fn refresh(&self, pool: &PgPool, product: &ProductId) -> Result<(), String>;
-}
-
-/// Does nothing (for tests of the annotation flow alone; the service uses
-/// `actors::insight_importer::ImporterRefresh`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoRefresh;
-
-#[async_trait::async_trait]
-impl Refresh for NoRefresh {
-    async fn refresh(&self, _pool: &PgPool, _product: &ProductId) -> Result<(), String> {
-        Ok(())
-    }
+/// Re-runs the insight importers of `product` and commits.
+pub async fn refresh(
+    pool: &PgPool,
+    settings: &Settings,
+    product: &ProductId,
+) -> Result<(), String> {
+    let importing = Importing::from_settings(settings)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
+    refresh_product(&mut tx, &importing, &product.barcode, product.server_type)
+        .await
+        .map_err(|e| e.to_string())?;
+    tx.commit().await.map_err(|e| e.to_string())
 }

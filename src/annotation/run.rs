@@ -4,10 +4,10 @@
 //! This is the module's only part that does I/O; run it inside the product's shard.
 
 use super::annotators::{self, ImageFacts, Needs, PlanError, Target};
-use super::refresh::Refresh;
 use super::request::{AnnotateRequest, Caller, RequestError};
 use super::status::{AnnotateOutcome, AnnotationStatus};
 use super::votes;
+use crate::config::Settings;
 use crate::infra::db::annotations::{self, InsightReadError};
 use crate::infra::db::{products, votes as vote_rows};
 use crate::infra::metrics;
@@ -17,12 +17,13 @@ use sqlx::{PgConnection, PgPool};
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// What annotating needs: the database, Product Opener, and the insight refresh.
+/// What annotating needs: the database, Product Opener, and the settings of the
+/// insight refresh that follows.
 #[derive(Clone)]
 pub struct AnnotateContext {
     pub pool: PgPool,
     pub po: ProductOpener,
-    pub refresh: Arc<dyn Refresh>,
+    pub settings: Arc<Settings>,
 }
 
 /// An annotation that could not be carried out; nothing of it was saved.
@@ -99,7 +100,9 @@ pub async fn annotate(
             tx.commit().await.map_err(db)?;
             if refresh {
                 let product = ProductId::new(insight.barcode.clone(), insight.server_type);
-                if let Err(error) = ctx.refresh.refresh(&ctx.pool, &product).await {
+                if let Err(error) =
+                    super::refresh::refresh(&ctx.pool, &ctx.settings, &product).await
+                {
                     tracing::error!(insight = %id, %product, %error, "refreshing insights after an annotation failed");
                 }
             }

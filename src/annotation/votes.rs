@@ -1,12 +1,7 @@
 //! Anonymous votes: when the votes on an insight settle it, and to what (spec api-db
 //! §4.1 step 2).
 
-/// Number of non-skip votes for one value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VoteCount {
-    pub value: i32,
-    pub count: i64,
-}
+pub use crate::types::VoteCount;
 
 /// Votes needed for a value to win.
 pub const VOTES_TO_APPLY: i64 = 3;

@@ -140,9 +140,7 @@ async fn bench(
     let app = App::build(settings).await?;
     let pool = app.pool.clone();
     let w = app.services.settings.workers.clone();
-    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM job WHERE state = 'done'")
-        .fetch_one(&pool)
-        .await?;
+    let before = jobs::done_count(&pool).await?;
 
     let batch: Vec<NewJob> = (0..n)
         .map(|i| {
@@ -162,9 +160,7 @@ async fn bench(
     )?);
     let run_clock = Instant::now();
     loop {
-        let done: i64 = sqlx::query_scalar("SELECT count(*) FROM job WHERE state = 'done'")
-            .fetch_one(&pool)
-            .await?;
+        let done = jobs::done_count(&pool).await?;
         let finished = (done - before).max(0) as u64;
         bar.set_position(finished.min(n as u64));
         if finished >= n as u64 {

@@ -1,10 +1,9 @@
 //! `robotoff replay-updates --since TIME`: re-reads Product Opener's streams from a time
 //! and enqueues their jobs again, without moving the listener's stored positions.
 
-use crate::actors::update_listener;
-use crate::actors::{Names, Services};
 use crate::app::open_database;
 use crate::config::Overrides;
+use crate::events::stream::{replay, StreamContext};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -65,22 +64,17 @@ pub fn run(config: Option<&std::path::Path>, args: ReplayArgs) -> anyhow::Result
     super::runtime()?.block_on(async move {
         let (pool, local) = open_database(&settings, false).await?;
         crate::infra::db::migrate(&pool).await?;
-        let resources = Arc::new(crate::actors::handlers::JobResources::new(&settings)?);
-        let services = Services {
-            resources,
-            node_id: settings.node_id(),
+        let ctx = StreamContext {
             settings: Arc::new(settings),
             pool: pool.clone(),
-            names: Names::new("replay"),
         };
         let bar = ProgressBar::new_spinner();
         bar.set_style(ProgressStyle::with_template(
             "{spinner} {pos} events read {per_sec}",
         )?);
-        let (read, enqueued) =
-            update_listener::replay(&services, since, until, |n| bar.set_position(n))
-                .await
-                .map_err(anyhow::Error::msg)?;
+        let (read, enqueued) = replay(&ctx, since, until, |n| bar.set_position(n))
+            .await
+            .map_err(anyhow::Error::msg)?;
         bar.finish_and_clear();
         println!("{read} events read, {enqueued} jobs enqueued");
         pool.close().await;

@@ -106,7 +106,7 @@ pub async fn annotate(state: AppState, req: ApiRequest) -> Result<Response, ApiE
 /// shard that owns the insight's product.
 mod backend {
     use super::{AnnotateOutcome, AnnotateRequest};
-    use crate::actors::product_shard::{self, RouteError};
+    use crate::actors::shards::{self, RouteError};
     use crate::actors::CallError;
     use crate::annotation::{self, AnnotateError, Auth, Caller};
     use crate::http::error::ApiError;
@@ -135,7 +135,7 @@ mod backend {
             device_id: request.device_id,
             caller,
         };
-        match product_shard::annotate(&state.services, req, ANNOTATE_TIMEOUT).await {
+        match shards::annotate(&state.services, req, ANNOTATE_TIMEOUT).await {
             Ok(outcome) => Ok(AnnotateOutcome {
                 status_code: outcome.status.code(),
                 status: outcome.status.name().to_string(),

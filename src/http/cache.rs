@@ -5,7 +5,6 @@
 //! Whether a caller has voted is remembered for the same time, and forgotten as soon
 //! as that caller annotates through this node.
 
-use super::questions::QuestionCandidate;
 use bytes::Bytes;
 use rand::Rng;
 use std::collections::HashMap;
@@ -14,6 +13,13 @@ use std::time::{Duration, Instant};
 
 /// Entries kept before expired ones are dropped (and all, if still too many).
 const MAX_ENTRIES: usize = 50_000;
+
+/// A formatted question of a random pool with its draw weight (`n_votes + 1`).
+#[derive(Debug)]
+pub struct QuestionCandidate {
+    pub weight: f64,
+    pub question: serde_json::Value,
+}
 
 /// A random-question pool: the capped count and formatted candidates.
 #[derive(Debug)]

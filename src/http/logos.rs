@@ -212,7 +212,10 @@ pub async fn update(state: AppState, req: ApiRequest) -> Result<Response, ApiErr
             .await
             .map_err(db_error("reading a logo"))?;
         let caller = annotation::Caller::User(credentials.into());
-        if let Err(e) = annotation::logos::apply(&state.services, logo.as_slice(), &caller).await {
+        if let Err(e) =
+            crate::actors::shards::apply_logo_annotations(&state.services, logo.as_slice(), &caller)
+                .await
+        {
             tracing::error!(logo = id, error = %e, "insights of an annotated logo");
             return Err(ApiError::unavailable(
                 "logo_insights_unavailable",
@@ -329,7 +332,9 @@ pub async fn annotate(state: AppState, req: ApiRequest) -> Result<Response, ApiE
                     return;
                 }
             };
-            if let Err(e) = annotation::logos::apply(&services, &rows, &caller).await {
+            if let Err(e) =
+                crate::actors::shards::apply_logo_annotations(&services, &rows, &caller).await
+            {
                 tracing::error!(error = %e, "insights of annotated logos");
             }
         });

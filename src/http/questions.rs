@@ -1,6 +1,7 @@
 //! `/questions*`: open insights formatted as questions (spec api-db §1.1, §5).
 
 use super::auth::{device_id, parse_auth, voter};
+use super::cache::{QuestionCandidate, QuestionPool};
 use super::countries::countries_param;
 use super::error::ApiError;
 use super::params::normalize_barcode;
@@ -17,13 +18,6 @@ use warp::reply::Response;
 
 /// Robotoff caps the counts of question listings at this value.
 const MAX_COUNT: i64 = 100;
-
-/// A formatted question of a random pool with its draw weight (`n_votes + 1`).
-#[derive(Debug)]
-pub struct QuestionCandidate {
-    pub weight: f64,
-    pub question: serde_json::Value,
-}
 
 /// The cache key of a voter.
 pub fn voter_key(e: &VoteExclusion) -> String {
@@ -230,7 +224,7 @@ async fn random_pool(
     filter: &InsightFilter,
     count: i64,
     lang: &str,
-) -> Result<super::cache::QuestionPool, ApiError> {
+) -> Result<QuestionPool, ApiError> {
     let size = count.saturating_mul(10).clamp(100, 1000);
     let rows = insight_query::random_candidates(&state.pool, filter, size)
         .await
@@ -252,7 +246,7 @@ async fn random_pool(
                 .map(|question| QuestionCandidate { weight, question })
         })
         .collect();
-    Ok(super::cache::QuestionPool {
+    Ok(QuestionPool {
         count: total,
         candidates,
     })

@@ -64,6 +64,25 @@ impl ApiRequest {
     }
 }
 
+/// `server_type` of a request: from a JSON body's `server_type` key when there is one,
+/// else from the parameters; default `off` (spec api-db §0.2).
+pub fn server_type(req: &ApiRequest) -> Result<crate::types::ServerType, ApiError> {
+    if req.is_json() {
+        if let Ok(serde_json::Value::Object(body)) =
+            serde_json::from_slice::<serde_json::Value>(&req.body)
+        {
+            if let Some(v) = body.get("server_type") {
+                let name = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                return super::params::server_type_named(&name);
+            }
+        }
+    }
+    req.params.server_type()
+}
+
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response, ApiError>> + Send>>;
 pub type Handler = Arc<dyn Fn(AppState, ApiRequest) -> HandlerFuture + Send + Sync>;
 

@@ -49,7 +49,7 @@ pub async fn robots(_state: AppState, _req: ApiRequest) -> Result<Response, ApiE
 /// (`null` before the first download).
 pub async fn dataset_etag(state: AppState, _req: ApiRequest) -> Result<Response, ApiError> {
     let path = std::path::Path::new(&state.settings.scheduler.datasets_dir)
-        .join(crate::actors::scheduler::dataset::ETAG_FILE);
+        .join(crate::product_store::dump::ETAG_FILE);
     let etag = match tokio::fs::read_to_string(&path).await {
         Ok(text) => Some(text.trim().to_string()).filter(|t| !t.is_empty()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -179,16 +179,10 @@ where
 }
 
 async fn postgres(state: &AppState) -> Result<String, String> {
-    let mut conn = state
-        .pool
-        .acquire()
+    crate::infra::db::ping(&state.pool)
         .await
-        .map_err(|e| format!("PostgreSQL unreachable: {e}"))?;
-    sqlx::query_scalar::<_, i32>("SELECT 1")
-        .fetch_one(&mut *conn)
-        .await
-        .map(|_| "PostgreSQL ok".to_string())
-        .map_err(|e| format!("PostgreSQL query failed: {e}"))
+        .map(|()| "PostgreSQL ok".to_string())
+        .map_err(|e| format!("PostgreSQL unreachable: {e}"))
 }
 
 async fn redis_ping(client: &redis::Client) -> Result<String, String> {

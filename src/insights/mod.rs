@@ -1,14 +1,15 @@
 //! Insight import: the pure logic that turns a product's predictions into the insights
 //! to create, update and delete, one importer per insight type, in Robotoff's order.
 //!
-//! Nothing here touches the database: callers load the product, its predictions and its
-//! existing insights, call [`generate_insights`] per importer, and apply the
-//! [`InsightDiff`] in one transaction (see `actors::insight_importer`).
+//! The importers are pure: given the product, its predictions and its existing insights,
+//! [`generate_insights`] computes an [`InsightDiff`]. [`import`] runs them against the
+//! database in the caller's transaction. May use `infra`, `ocr`, `taxonomy`, `types`.
 
 mod candidate;
 mod category;
 mod diff;
 pub mod image;
+pub mod import;
 mod ingredients;
 mod label;
 mod nutrient_extraction;
@@ -24,153 +25,10 @@ pub use candidate::{cmp_candidates, cmp_predictions, is_reserved_barcode, Candid
 pub use diff::{generate_insights, select_updates, InsightDiff, Selection};
 pub use resources::ImportResources;
 pub use simple::is_brand_prediction_valid;
-
-use crate::types::{PredictionType, Product};
-use chrono::{NaiveDateTime, TimeDelta};
-use serde_json::Value;
-use std::collections::{HashMap, HashSet};
-
-/// Errors of the import logic.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum InsightError {
-    #[error("the {importer} importer does not take {kind} predictions")]
-    UnexpectedType {
-        importer: PredictionType,
-        kind: PredictionType,
-    },
-    #[error("predictions of several products given to one import: {0:?}")]
-    SeveralProducts(Vec<String>),
-    #[error("{0}")]
-    Resource(String),
-}
-
-/// What an import run knows besides the predictions and existing insights.
-#[derive(Debug, Clone, Copy)]
-pub struct ImportContext<'a> {
-    pub resources: &'a ImportResources,
-    /// The product; `None` when it is missing from the product store.
-    pub product: Option<&'a Product>,
-    /// Nutrition-table detections of the product's images with a score of at least
-    /// [`NUTRITION_TABLE_MIN_SCORE`], by source image (read by the nutrition-image importer).
-    pub nutrition_tables: &'a HashMap<String, Vec<Value>>,
-    /// Import time (UTC): timestamp of created and updated insights.
-    pub now: NaiveDateTime,
-    /// Delay before an automatically processable insight is applied.
-    pub automatic_processing_wait: TimeDelta,
-}
-
-/// Minimum score of a nutrition-table detection used to crop nutrition images.
-pub const NUTRITION_TABLE_MIN_SCORE: f64 = 0.8;
-
-/// One importer per insight type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Importer {
-    PackagerCode,
-    Label,
-    Category,
-    ProductWeight,
-    ExpirationDate,
-    Brand,
-    Store,
-    Packaging,
-    UpcImage,
-    NutritionImage,
-    IngredientSpellcheck,
-    NutrientExtraction,
-    ImageOrientation,
-    IngredientDetection,
-}
-
-use PredictionType as P;
-
-impl Importer {
-    /// Every importer, in the order Robotoff runs them.
-    pub const ORDER: [Importer; 14] = [
-        Self::PackagerCode,
-        Self::Label,
-        Self::Category,
-        Self::ProductWeight,
-        Self::ExpirationDate,
-        Self::Brand,
-        Self::Store,
-        Self::Packaging,
-        Self::UpcImage,
-        Self::NutritionImage,
-        Self::IngredientSpellcheck,
-        Self::NutrientExtraction,
-        Self::ImageOrientation,
-        Self::IngredientDetection,
-    ];
-
-    /// The type of the insights it produces.
-    pub fn insight_type(self) -> PredictionType {
-        match self {
-            Self::PackagerCode => P::PackagerCode,
-            Self::Label => P::Label,
-            Self::Category => P::Category,
-            Self::ProductWeight => P::ProductWeight,
-            Self::ExpirationDate => P::ExpirationDate,
-            Self::Brand => P::Brand,
-            Self::Store => P::Store,
-            Self::Packaging => P::Packaging,
-            Self::UpcImage => P::IsUpcImage,
-            Self::NutritionImage => P::NutritionImage,
-            Self::IngredientSpellcheck => P::IngredientSpellcheck,
-            Self::NutrientExtraction => P::NutrientExtraction,
-            Self::ImageOrientation => P::ImageOrientation,
-            Self::IngredientDetection => P::IngredientDetection,
-        }
-    }
-
-    /// Prediction types that must be among the new (or stored) predictions for the
-    /// importer to run.
-    pub fn required_types(self) -> &'static [PredictionType] {
-        match self {
-            Self::NutritionImage => &[P::NutrientMention, P::ImageOrientation],
-            Self::PackagerCode => &[P::PackagerCode],
-            Self::Label => &[P::Label],
-            Self::Category => &[P::Category],
-            Self::ProductWeight => &[P::ProductWeight],
-            Self::ExpirationDate => &[P::ExpirationDate],
-            Self::Brand => &[P::Brand],
-            Self::Store => &[P::Store],
-            Self::Packaging => &[P::Packaging],
-            Self::UpcImage => &[P::IsUpcImage],
-            Self::IngredientSpellcheck => &[P::IngredientSpellcheck],
-            Self::NutrientExtraction => &[P::NutrientExtraction],
-            Self::ImageOrientation => &[P::ImageOrientation],
-            Self::IngredientDetection => &[P::IngredientDetection],
-        }
-    }
-
-    /// Prediction types the importer reads (its required types and optional extras).
-    pub fn input_types(self) -> &'static [PredictionType] {
-        match self {
-            Self::NutritionImage => &[P::Nutrient, P::NutrientMention, P::ImageOrientation],
-            Self::NutrientExtraction => &[
-                P::NutrientExtraction,
-                P::ImageOrientation,
-                P::NutrientMention,
-            ],
-            Self::IngredientDetection => &[P::IngredientDetection, P::ImageOrientation],
-            other => other.required_types(),
-        }
-    }
-
-    /// The importer of an insight type, if that type has one.
-    pub fn for_insight_type(kind: PredictionType) -> Option<Importer> {
-        Self::ORDER.into_iter().find(|i| i.insight_type() == kind)
-    }
-}
-
-/// The importers to run, in order, when predictions of `types` were added (or, for a
-/// refresh, are stored): those whose required types are all present.
-pub fn importers_for(types: &HashSet<PredictionType>) -> Vec<Importer> {
-    Importer::ORDER
-        .into_iter()
-        .filter(|i| i.required_types().iter().all(|t| types.contains(t)))
-        .collect()
-}
+mod error;
+mod importer;
+pub use error::InsightError;
+pub use importer::{importers_for, ImportContext, Importer, NUTRITION_TABLE_MIN_SCORE};
 
 #[cfg(test)]
 mod tests;

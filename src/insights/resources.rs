@@ -2,7 +2,7 @@
 //! the brand blacklist and the brand barcode-prefix set, read once and shared.
 
 use super::InsightError;
-use crate::ocr::keywords::{read_lines, read_text};
+use crate::ocr::data_files::{read_lines, read_text};
 use crate::taxonomy::{Taxonomies, Taxonomy, TaxonomyType};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

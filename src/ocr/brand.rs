@@ -29,7 +29,7 @@ pub fn extract_brands(
                 "text".into(),
                 json!(text.get(m.byte_start..m.byte_end).unwrap_or("")),
             );
-            super::insert_bbox(&mut data, content, text, m.byte_start, m.byte_end);
+            super::content::insert_bbox(&mut data, content, text, m.byte_start, m.byte_end);
             let mut p = Prediction::new(PredictionType::Brand);
             p.value = Some(name.clone());
             p.value_tag = Some(tag.clone());

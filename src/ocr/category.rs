@@ -2,9 +2,10 @@
 //! against the categories taxonomy.
 
 use super::content::OcrContent;
+use super::data_files::ResourceError;
 use super::document::OcrField;
 use super::pattern::{group, span, OcrRegex};
-use super::resources::{OcrResources, ResourceError};
+use super::resources::OcrResources;
 use crate::taxonomy::{Taxonomies, Taxonomy, TaxonomyType};
 use crate::types::{Prediction, PredictionType};
 use once_cell::sync::Lazy;
@@ -137,7 +138,7 @@ pub fn find_category_with(content: &OcrContent<'_>, taxonomy: &Taxonomy) -> Vec<
             let (start, end) = span(&caps);
             let mut data = Map::new();
             data.insert("text".into(), Value::String(group(&caps, 0).to_string()));
-            super::insert_bbox(&mut data, content, text, start, end);
+            super::content::insert_bbox(&mut data, content, text, start, end);
             let mut prediction = Prediction::new(PredictionType::Category);
             prediction.value_tag = Some(node.id().to_string());
             prediction.predictor = Some("regex".to_string());

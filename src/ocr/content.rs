@@ -3,6 +3,7 @@
 
 use super::document::{BoundingBox, OcrDocument, OcrField};
 use crate::text::CharOffsets;
+use serde_json::{Map, Value};
 
 /// Input of every extractor.
 #[derive(Debug, Clone, Copy)]
@@ -64,5 +65,19 @@ impl<'a> OcrContent<'a> {
     /// Like [`Self::bounding_box`] with code-point offsets.
     pub fn bounding_box_chars(&self, start: usize, end: usize) -> Option<BoundingBox> {
         self.document()?.match_bounding_box(start, end)
+    }
+}
+
+/// Adds `data.bounding_box_absolute` for the bytes `start..end` of `text` when the
+/// content has words there.
+pub(crate) fn insert_bbox(
+    data: &mut Map<String, Value>,
+    content: &OcrContent<'_>,
+    text: &str,
+    start: usize,
+    end: usize,
+) {
+    if let Some(bb) = content.bounding_box(text, start, end) {
+        data.insert("bounding_box_absolute".into(), bb.to_json());
     }
 }

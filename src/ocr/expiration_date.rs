@@ -85,7 +85,7 @@ pub fn find_expiration_date(content: &OcrContent<'_>) -> Vec<Prediction> {
             data.insert("raw".into(), json!(group(&caps, 0)));
             data.insert("type".into(), json!(name));
             let (start, end) = span(&caps);
-            super::insert_bbox(&mut data, content, text, start, end);
+            super::content::insert_bbox(&mut data, content, text, start, end);
             let mut p = Prediction::new(PredictionType::ExpirationDate);
             p.value = Some(date.format("%Y-%m-%d").to_string());
             p.data = Value::Object(data);

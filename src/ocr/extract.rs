@@ -1,8 +1,9 @@
 //! The dispatcher: which extractor runs for which prediction type, in which order.
 
 use super::content::OcrContent;
+use super::data_files::ResourceError;
 use super::document::{OcrDocument, OcrParseError};
-use super::resources::{OcrResources, ResourceError};
+use super::resources::OcrResources;
 use super::{
     brand, category, expiration_date, image_flag, image_lang, image_orientation, label, location,
     nutrient, packager_code, packaging, product_weight, store, trace,
@@ -92,9 +93,9 @@ pub fn extract_one(
         PredictionType::Nutrient => nutrient::find_nutrient_values(content, res),
         PredictionType::NutrientMention => nutrient::find_nutrient_mentions(content, res),
         PredictionType::Brand => brand::find_brands(content, res),
-        PredictionType::Store => store::find_stores(content, res),
+        PredictionType::Store => find_stores(content, res),
         PredictionType::Packaging => packaging::find_packaging(content, res),
-        PredictionType::Location => location::find_locations(content, res),
+        PredictionType::Location => find_locations(content, res),
         PredictionType::ImageLang => image_lang::get_image_lang(content),
         other => return Err(ExtractError::UnknownType(other)),
     })
@@ -124,6 +125,20 @@ pub fn extract_from_bytes(
 ) -> Result<Vec<Prediction>, ExtractError> {
     let doc = OcrDocument::from_bytes(bytes)?;
     extract(&OcrContent::Document(&doc), types, res)
+}
+
+fn find_stores(content: &OcrContent<'_>, res: &OcrResources) -> Vec<Prediction> {
+    match res.stores() {
+        Ok(stores) => store::extract_stores(stores, content),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn find_locations(content: &OcrContent<'_>, res: &OcrResources) -> Vec<Prediction> {
+    match res.city_processor() {
+        Ok(cities) => location::AddressExtractor::new(cities).extract_addresses(content),
+        Err(_) => Vec::new(),
+    }
 }
 
 #[cfg(test)]

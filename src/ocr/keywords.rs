@@ -1,65 +1,13 @@
 //! Reading the OCR keyword files of the data directory (one item per line, `//` comments,
 //! optionally gzipped) and building keyword processors from `key||name[||pattern]` lines.
 
-use super::resources::ResourceError;
+use super::data_files::{read_lines, ResourceError};
 use crate::text::KeywordProcessor;
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
 use std::path::Path;
 
 /// Clean name of `key||name` keyword lines: `(key, name)`.
 pub type KeyName = (String, String);
-
-/// Reads a whole data file, gunzipping it when its name ends in `.gz`.
-pub fn read_text(path: &Path) -> Result<String, ResourceError> {
-    let bytes = std::fs::read(path).map_err(|e| ResourceError::io(path, e))?;
-    let bytes = if path.to_string_lossy().ends_with(".gz") {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(bytes.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|e| ResourceError::io(path, e))?;
-        out
-    } else {
-        bytes
-    };
-    String::from_utf8(bytes).map_err(|e| ResourceError::format(path, format!("not UTF-8: {e}")))
-}
-
-/// Splits on `\n`, `\r\n` and `\r` (Python's universal newlines).
-pub fn universal_lines(text: &str) -> impl Iterator<Item = &str> {
-    let mut rest = text;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        match rest.find(['\n', '\r']) {
-            None => {
-                let line = rest;
-                rest = "";
-                Some(line)
-            }
-            Some(i) => {
-                let line = rest.get(..i).unwrap_or("");
-                let skip = if rest.get(i..).is_some_and(|r| r.starts_with("\r\n")) {
-                    2
-                } else {
-                    1
-                };
-                rest = rest.get(i + skip..).unwrap_or("");
-                Some(line)
-            }
-        }
-    })
-}
-
-/// Non-empty lines of a data file, without `//` comment lines.
-pub fn read_lines(path: &Path) -> Result<Vec<String>, ResourceError> {
-    let text = read_text(path)?;
-    Ok(universal_lines(&text)
-        .filter(|l| !l.is_empty() && !l.starts_with("//"))
-        .map(str::to_string)
-        .collect())
-}
 
 /// Builds a processor from `key||name` (pattern = name) or `key||name||pattern` items,
 /// keeping the items `keep(key, name)` accepts.
@@ -156,12 +104,6 @@ pub fn keep_brand(key: &str, name: &str, blacklist: Option<&HashSet<String>>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn universal_newlines_split_like_python() {
-        let lines: Vec<&str> = universal_lines("a\r\nb\rc\n\nd").collect();
-        assert_eq!(lines, vec!["a", "b", "c", "", "d"]);
-    }
 
     #[test]
     fn digit_only_brands_are_dropped() {

@@ -184,7 +184,7 @@ pub fn find_labels_regex(content: &OcrContent<'_>) -> Vec<Prediction> {
             let mut data = Map::new();
             data.insert("text".into(), json!(group(&caps, 0)));
             let (start, end) = span(&caps);
-            super::insert_bbox(&mut data, content, text, start, end);
+            super::content::insert_bbox(&mut data, content, text, start, end);
             out.push(label_prediction(tag, "regex", data));
         }
     }
@@ -206,7 +206,7 @@ pub fn extract_label_flashtext(
                 "text".into(),
                 json!(text.get(m.byte_start..m.byte_end).unwrap_or("")),
             );
-            super::insert_bbox(&mut data, content, text, m.byte_start, m.byte_end);
+            super::content::insert_bbox(&mut data, content, text, m.byte_start, m.byte_end);
             label_prediction(m.value.0.clone(), "flashtext", data)
         })
         .collect()

@@ -1,8 +1,7 @@
 //! French addresses: a city name from the La Poste list with its postal code nearby.
 
 use super::content::OcrContent;
-use super::keywords::read_text;
-use super::resources::{OcrResources, ResourceError};
+use super::data_files::{read_text, ResourceError};
 use crate::text::{strip_accents_ascii, CharOffsets, KeywordProcessor};
 use crate::types::{Prediction, PredictionType};
 use serde::Deserialize;
@@ -225,13 +224,6 @@ impl<'a> AddressExtractor<'a> {
             out.push(p);
         }
         out
-    }
-}
-
-pub fn find_locations(content: &OcrContent<'_>, res: &OcrResources) -> Vec<Prediction> {
-    match res.city_processor() {
-        Ok(cities) => AddressExtractor::new(cities).extract_addresses(content),
-        Err(_) => Vec::new(),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod brand;
 pub mod category;
 pub mod content;
 pub mod corpus;
+pub mod data_files;
 pub mod document;
 pub mod expiration_date;
 mod extract;
@@ -24,25 +25,10 @@ pub mod store;
 pub mod trace;
 
 pub use content::OcrContent;
+pub use data_files::ResourceError;
 pub use document::{OcrDocument, OcrField, OcrParseError};
 pub use extract::{
     extract, extract_from_bytes, extract_one, prepare, ExtractError, DEFAULT_OCR_PREDICTION_TYPES,
     OCR_PREDICTION_TYPES,
 };
-pub use resources::{OcrResources, ResourceError};
-
-use serde_json::{Map, Value};
-
-/// Adds `data.bounding_box_absolute` for the bytes `start..end` of `text` when the
-/// content has words there.
-pub(crate) fn insert_bbox(
-    data: &mut Map<String, Value>,
-    content: &OcrContent<'_>,
-    text: &str,
-    start: usize,
-    end: usize,
-) {
-    if let Some(bb) = content.bounding_box(text, start, end) {
-        data.insert("bounding_box_absolute".into(), bb.to_json());
-    }
-}
+pub use resources::OcrResources;

@@ -292,7 +292,7 @@ pub fn find_nutrient_mentions(content: &OcrContent<'_>, _res: &OcrResources) -> 
             if *nutrient != NUTRIENT_VALUE {
                 entry.insert("languages".into(), json!(languages(&caps, group_names)));
             }
-            super::insert_bbox(&mut entry, content, text, start, end);
+            super::content::insert_bbox(&mut entry, content, text, start, end);
             push(&mut mentions, nutrient, Value::Object(entry));
         }
     }

@@ -124,7 +124,7 @@ pub fn find_packager_codes_regex(content: &OcrContent<'_>) -> Vec<Prediction> {
             data.insert("raw".into(), json!(group(&caps, 0)));
             data.insert("type".into(), json!(code.name));
             let (start, end) = span(&caps);
-            super::insert_bbox(&mut data, content, text, start, end);
+            super::content::insert_bbox(&mut data, content, text, start, end);
             out.push(packager_prediction(value, data, None));
         }
     }
@@ -147,7 +147,7 @@ pub fn extract_fishing_codes(
                 "raw".into(),
                 json!(text.get(m.byte_start..m.byte_end).unwrap_or("")),
             );
-            super::insert_bbox(&mut data, content, text, m.byte_start, m.byte_end);
+            super::content::insert_bbox(&mut data, content, text, m.byte_start, m.byte_end);
             packager_prediction(m.value.0.clone(), data, Some("flashtext"))
         })
         .collect()
@@ -193,7 +193,7 @@ pub fn find_usda_codes(processor: &KeyNameProcessor, content: &OcrContent<'_>) -
             data.insert("raw".into(), json!(group(&caps, 0)));
             data.insert("type".into(), json!("USDA"));
             let (start, end) = span(&caps);
-            super::insert_bbox(&mut data, content, text, start, end);
+            super::content::insert_bbox(&mut data, content, text, start, end);
             out.push(packager_prediction(value, data, None));
         }
     }

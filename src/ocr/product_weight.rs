@@ -271,7 +271,7 @@ pub fn find_product_weight(content: &OcrContent<'_>) -> Vec<Prediction> {
                 continue;
             };
             let (start, end) = span(&caps);
-            super::insert_bbox(&mut data, content, text, start, end);
+            super::content::insert_bbox(&mut data, content, text, start, end);
             let automatic = data.get("automatic_processing").and_then(Value::as_bool);
             let mut p = Prediction::new(PredictionType::ProductWeight);
             p.value = Some(value);

@@ -1,38 +1,15 @@
 //! Data loaded from the data directory for the extractors (keyword automata, logo maps,
 //! store patterns, city list), each built once, on first use, and shared across threads.
 
+use super::data_files::{self, ResourceError};
 use super::keywords::{self, KeyName};
 use super::location::{City, CityGroup};
+use super::store::StoreData;
 use crate::text::KeywordProcessor;
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
-
-/// A data file could not be loaded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ResourceError {
-    #[error("reading {path}: {message}")]
-    Io { path: String, message: String },
-    #[error("{path}: {message}")]
-    Format { path: String, message: String },
-}
-
-impl ResourceError {
-    pub fn io(path: &Path, err: impl std::fmt::Display) -> Self {
-        Self::Io {
-            path: path.display().to_string(),
-            message: err.to_string(),
-        }
-    }
-
-    pub fn format(path: &Path, message: impl Into<String>) -> Self {
-        Self::Format {
-            path: path.display().to_string(),
-            message: message.into(),
-        }
-    }
-}
 
 /// A value built on first use; a failure is kept and returned to every caller.
 #[derive(Debug)]
@@ -78,17 +55,6 @@ pub struct BrandData {
 pub struct LabelData {
     pub processor: KeyNameProcessor,
     pub logos: HashMap<String, String>,
-}
-
-/// Store names sorted longest first with their patterns: one case-insensitive pattern per
-/// store (anchored, with its word-boundary look-ahead) and a prefilter for all of them.
-#[derive(Debug)]
-pub struct StoreData {
-    pub stores: Vec<(String, String)>,
-    /// Any store pattern (without look-arounds): finds where a store can start.
-    pub prefilter: regex::Regex,
-    /// `^(?:pattern)(?!\w)` per store, in store order.
-    pub anchored: Vec<fancy_regex::Regex>,
 }
 
 /// Everything the OCR extractors read from the data directory. Cheap to create: nothing
@@ -202,7 +168,7 @@ impl OcrResources {
     pub fn fishing_codes(&self) -> Result<&KeyNameProcessor, ResourceError> {
         self.fishing_codes.get_or_load(|| {
             let path = self.ocr_path("fishing_flashtext.txt");
-            let lines = keywords::read_lines(&path)?;
+            let lines = data_files::read_lines(&path)?;
             let items = lines.iter().map(|c| format!("{}||{}", c.to_uppercase(), c));
             keywords::build_key_name_processor(&path, items, |_, _| true)
         })
@@ -221,7 +187,7 @@ impl OcrResources {
                 ("beauty", "image_flag_beauty.txt"),
                 ("miscellaneous", "image_flag_miscellaneous.txt"),
             ] {
-                for name in keywords::read_lines(&self.ocr_path(file))? {
+                for name in data_files::read_lines(&self.ocr_path(file))? {
                     kp.add_keyword(&name, (name.clone(), key.to_string()));
                 }
             }

@@ -1,15 +1,25 @@
 //! Store names (supermarket chains and their own brands) from the store pattern list.
 
 use super::content::OcrContent;
+use super::data_files::{read_lines, ResourceError};
 use super::document::OcrField;
-use super::keywords::read_lines;
-use super::resources::{OcrResources, ResourceError, StoreData};
 use crate::types::{Prediction, PredictionType};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::path::Path;
 
 const PREDICTOR_VERSION: &str = "1";
+
+/// Store names sorted longest first with their patterns: one case-insensitive pattern per
+/// store (anchored, with its word-boundary look-ahead) and a prefilter for all of them.
+#[derive(Debug)]
+pub struct StoreData {
+    pub stores: Vec<(String, String)>,
+    /// Any store pattern (without look-arounds): finds where a store can start.
+    pub prefilter: regex::Regex,
+    /// `^(?:pattern)(?!\w)` per store, in store order.
+    pub anchored: Vec<fancy_regex::Regex>,
+}
 
 /// Tag of a store name: lowercased, ` & `, spaces and apostrophes turned into dashes.
 pub fn store_tag(store: &str) -> String {
@@ -138,7 +148,7 @@ pub fn extract_stores(stores: &StoreData, content: &OcrContent<'_>) -> Vec<Predi
         };
         let mut data = Map::new();
         data.insert("text".into(), json!(text.get(start..end).unwrap_or("")));
-        super::insert_bbox(&mut data, content, text, start, end);
+        super::content::insert_bbox(&mut data, content, text, start, end);
         let mut p = Prediction::new(PredictionType::Store);
         p.value = Some(store.clone());
         p.value_tag = Some(store_tag(store));
@@ -148,13 +158,6 @@ pub fn extract_stores(stores: &StoreData, content: &OcrContent<'_>) -> Vec<Predi
         out.push(p);
     }
     out
-}
-
-pub fn find_stores(content: &OcrContent<'_>, res: &OcrResources) -> Vec<Prediction> {
-    match res.stores() {
-        Ok(stores) => extract_stores(stores, content),
-        Err(_) => Vec::new(),
-    }
 }
 
 #[cfg(test)]

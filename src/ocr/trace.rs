@@ -42,7 +42,7 @@ pub fn extract_traces(processor: &KeyNameProcessor, content: &OcrContent<'_>) ->
                 json!(captured.get(m.byte_start..m.byte_end).unwrap_or("")),
             );
             data.insert("prompt".into(), json!(prompt));
-            super::insert_bbox(&mut data, content, text, start, end);
+            super::content::insert_bbox(&mut data, content, text, start, end);
             let mut p = Prediction::new(PredictionType::Trace);
             p.value_tag = Some(m.value.0.clone());
             p.data = Value::Object(data);

@@ -5,7 +5,7 @@
 
 use crate::common::{self, po::ProductOpenerStandIn};
 use chrono::NaiveDateTime;
-use robotoff::actors::product_shard::{self, RouteError};
+use robotoff::actors::shards::{self, RouteError};
 use robotoff::annotation::{AnnotateOutcome, AnnotateRequest, AnnotationStatus, Auth, Caller};
 use robotoff::app::App;
 use robotoff::config::Settings;
@@ -67,7 +67,7 @@ pub async fn env_with(
 
 impl Env {
     pub async fn annotate(&self, request: AnnotateRequest) -> Result<AnnotateOutcome, RouteError> {
-        product_shard::annotate(&self.app.services, request, Duration::from_secs(60)).await
+        shards::annotate(&self.app.services, request, Duration::from_secs(60)).await
     }
 
     /// Annotates and expects an outcome of `status`.

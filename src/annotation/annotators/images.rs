@@ -5,9 +5,9 @@ use super::{Plan, PlanError, Target};
 use crate::annotation::comment::edit_comment;
 use crate::annotation::crop::{convert_crop_bounding_box, rotate_bounding_box};
 use crate::annotation::data::relative_box;
-use crate::annotation::edit::{ProductEdit, SelectImage};
 use crate::annotation::status::AnnotationStatus as S;
 use crate::types::{image_id_of, is_digit_id, Insight, Product};
+use crate::types::{ProductEdit, SelectImage};
 use serde_json::{Map, Value};
 
 /// The entry of uploaded image `image_id`, when it exists and is not empty.
@@ -199,7 +199,7 @@ pub(super) fn image_orientation(t: &Target<'_>) -> Result<Plan, PlanError> {
             }
             let [x1, y1, x2, y2] = nums;
             Some(rotate_bounding_box(
-                crate::annotation::crop::CropBox::new(y1, x1, y2, x2),
+                crate::types::CropBox::new(y1, x1, y2, x2),
                 width,
                 height,
                 rotation,

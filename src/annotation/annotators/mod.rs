@@ -9,9 +9,9 @@ mod tests;
 mod text;
 
 use super::data::{self, ValidationErrors};
-use super::edit::ProductEdit;
 use super::nutrients::NutrientData;
 use super::status::AnnotationStatus;
+use crate::types::ProductEdit;
 use crate::types::{Insight, PredictionType, Product};
 use serde_json::{Map, Value};
 use uuid::Uuid;

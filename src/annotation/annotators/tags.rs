@@ -3,8 +3,8 @@
 
 use super::{comment, data_object, form, required, Plan, PlanError, Target};
 use crate::annotation::data;
-use crate::annotation::edit::ProductEdit;
 use crate::annotation::status::AnnotationStatus as S;
+use crate::types::ProductEdit;
 use serde_json::{json, Map, Value};
 use unicode_normalization::UnicodeNormalization;
 

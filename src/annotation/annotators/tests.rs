@@ -2,8 +2,8 @@
 //! (`tests/unit/insights/test_annotate.py`, `tests/integration/insights/test_annotate.py`).
 
 use super::*;
-use crate::annotation::crop::CropBox;
-use crate::annotation::edit::SelectImage;
+use crate::types::CropBox;
+use crate::types::SelectImage;
 use crate::types::ServerType;
 use serde_json::json;
 

@@ -6,10 +6,10 @@ use super::{change_data, comment, data_object, form, Plan, PlanError, Target};
 use crate::annotation::comment::edit_comment;
 use crate::annotation::crop::convert_crop_bounding_box;
 use crate::annotation::data::{self, relative_box, IngredientBody};
-use crate::annotation::edit::{ProductEdit, SelectImage};
 use crate::annotation::nutrients::NutrientData;
 use crate::annotation::status::AnnotationStatus as S;
 use crate::types::{image_id_of, Product};
+use crate::types::{ProductEdit, SelectImage};
 use serde_json::Value;
 
 /// Minimum score of a nutrition-table detection used for cropping.

@@ -7,6 +7,27 @@ use std::collections::BTreeSet;
 
 /// Advisory lock namespace of shard ownership (first key of the two-key lock).
 const SHARD_LOCK_SPACE: i32 = 0x526f_626f; // "Robo"
+/// Advisory lock namespace of the scheduler's cluster-wide tasks.
+const TASK_LOCK_SPACE: i32 = 0x5363_6865; // "Sche"
+
+/// Takes the cluster-wide lock of task `key` on `conn` if no session holds it.
+pub async fn try_lock_task(conn: &mut PgConnection, key: i32) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+        .bind(TASK_LOCK_SPACE)
+        .bind(key)
+        .fetch_one(conn)
+        .await
+}
+
+/// Releases the lock of task `key` held by `conn`.
+pub async fn unlock_task(conn: &mut PgConnection, key: i32) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_unlock($1, $2)")
+        .bind(TASK_LOCK_SPACE)
+        .bind(key)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
 
 pub struct ShardFence {
     conn: PgConnection,

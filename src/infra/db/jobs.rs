@@ -389,6 +389,13 @@ pub async fn queue_depth(pool: &PgPool) -> Result<Vec<(Priority, i64)>, sqlx::Er
     Ok(depth)
 }
 
+/// Finished jobs kept in the table.
+pub async fn done_count(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM job WHERE state = 'done'")
+        .fetch_one(pool)
+        .await
+}
+
 pub async fn dead_count(pool: &PgPool) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM job WHERE state = 'dead'"#)
         .fetch_one(pool)

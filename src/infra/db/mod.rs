@@ -58,3 +58,21 @@ pub async fn connect(
 pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
     MIGRATOR.run(pool).await.map_err(DbError::Migrate)
 }
+
+/// Lets the current transaction commit without waiting for the WAL flush: used where
+/// the transaction's effects and its record of being done are lost or kept together
+/// (a PostgreSQL crash before the flush simply makes the work run again).
+pub async fn commit_without_flush(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// One round trip to PostgreSQL.
+pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query_scalar::<_, i32>("SELECT 1")
+        .fetch_one(pool)
+        .await
+        .map(|_| ())
+}

@@ -1,6 +1,6 @@
 //! Annotation votes: one per voter (user name, else device) and insight.
 
-use crate::annotation::votes::VoteCount;
+use crate::types::VoteCount;
 use sqlx::PgConnection;
 use uuid::Uuid;
 

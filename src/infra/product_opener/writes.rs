@@ -1,9 +1,10 @@
 //! Product writes (spec api-db §4.2, pipeline §8.3): form updates, v3 patches, image
 //! selection and unselection, moving an image to the trash.
 
-use super::{Credentials, PoError, ProductOpener, Sent, CROP_TIMEOUT, WRITE_TIMEOUT};
-use crate::annotation::{ProductEdit, SelectImage};
+use super::client::Sent;
+use super::{Credentials, PoError, ProductOpener, CROP_TIMEOUT, WRITE_TIMEOUT};
 use crate::types::ServerType;
+use crate::types::{ProductEdit, SelectImage};
 use reqwest::header::COOKIE;
 use reqwest::Method;
 use serde_json::Value;

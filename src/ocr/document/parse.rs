@@ -1,7 +1,9 @@
 //! Reading Cloud Vision JSON (plain or gzipped) into an [`OcrDocument`], rebuilding the
 //! texts and word offsets the way the Open Food Facts Python SDK does.
 
-use super::*;
+use super::geometry::*;
+use super::model::*;
+use crate::text::CharOffsets;
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use std::borrow::Cow;

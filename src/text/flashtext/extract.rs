@@ -1,7 +1,8 @@
 //! Keyword extraction: the exact matcher on Aho-Corasick and the trie walk that also
 //! allows fuzzy (Levenshtein) matches.
 
-use super::KeywordProcessor;
+use super::compiled::Compiled;
+use super::processor::KeywordProcessor;
 use crate::text::CharOffsets;
 use aho_corasick::{AhoCorasick, MatchKind};
 use std::borrow::Cow;
@@ -15,14 +16,6 @@ pub struct KeywordMatch<'p, T> {
     pub end: usize,
     pub byte_start: usize,
     pub byte_end: usize,
-}
-
-/// The automaton over every keyword of a processor, built on first use.
-#[derive(Debug)]
-pub(crate) struct Compiled {
-    automaton: Option<AhoCorasick>,
-    /// Trie node of each automaton pattern.
-    nodes: Vec<u32>,
 }
 
 /// A match in the searched (possibly lowercased) text: trie node and byte span.

@@ -1,7 +1,7 @@
 //! Levenshtein search in the keyword trie: the first node (depth-first, in insertion
 //! order) where a word matches a trie branch within a maximum edit cost.
 
-use super::{KeywordProcessor, FUZZY_STOP_CHARS};
+use super::processor::{KeywordProcessor, FUZZY_STOP_CHARS};
 
 /// A fuzzy hit: the trie node reached, the edit cost and the depth below the start node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

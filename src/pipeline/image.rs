@@ -1,13 +1,12 @@
 //! Image jobs: an uploaded image (its row, then the import steps its flags ask for),
 //! OCR-based predictions of an image, a deleted image.
 
-use super::{JobResources, Target};
-use crate::actors::insight_importer::{self, Importing, LogoPolicy};
-use crate::actors::job_runner::JobError;
-use crate::actors::Services;
+use super::context::{current_product, Context};
+use super::job::{Effects, JobError, Target};
 use crate::events::FLAG_IMPORT_INSIGHTS_FROM_IMAGE;
 use crate::infra::db::{image_import, jobs};
 use crate::insights::image::{barcode_folder, image_path};
+use crate::insights::import::{self as insight_import, Importing, LogoPolicy};
 use crate::jobs::{JobKind, NewJob, Priority};
 use crate::ocr::DEFAULT_OCR_PREDICTION_TYPES;
 use crate::types::{is_digit_id, PredictionType};
@@ -64,8 +63,7 @@ pub(super) fn steps(payload: &Value) -> Vec<String> {
 /// Spec pipeline §2.5 + §2.10: record the image (idempotent), then queue its steps in
 /// this job's transaction.
 pub(super) async fn import_image(
-    services: &Services,
-    resources: &JobResources,
+    ctx: &Context,
     t: Target<'_>,
     payload: &Value,
     conn: &mut PgConnection,
@@ -81,7 +79,7 @@ pub(super) async fn import_image(
     if !is_digit_id(id) {
         return Ok(());
     }
-    let Some(product) = super::current_product(services, resources, &t, conn).await? else {
+    let Some(product) = current_product(ctx, &t, conn).await? else {
         tracing::info!(
             barcode = t.barcode,
             image = id,
@@ -129,7 +127,7 @@ pub(super) async fn import_image(
     if row.deleted {
         return Ok(());
     }
-    let w = &services.settings.workers;
+    let w = &ctx.settings.workers;
     for step in steps(payload) {
         match step.as_str() {
             FLAG_IMPORT_INSIGHTS_FROM_IMAGE if t.server_type.is_food() => {
@@ -154,8 +152,7 @@ pub(super) async fn import_image(
 /// missing OCR document (404) ends the job; an unreachable image host fails it, so it
 /// is retried rather than lost.
 pub(super) async fn import_insights_from_image(
-    services: &Services,
-    resources: &JobResources,
+    ctx: &Context,
     importing: &Importing,
     t: Target<'_>,
     payload: &Value,
@@ -166,14 +163,15 @@ pub(super) async fn import_insights_from_image(
     else {
         return Ok(());
     };
-    let base = services
+    let base = ctx
         .settings
         .product_opener
         .flavor(t.server_type)
         .images_url
         .trim_end_matches('/');
     let url = format!("{base}/images/products{folder}/{id}.json");
-    let response = resources
+    let response = ctx
+        .resources
         .http
         .get(&url)
         .send()
@@ -191,7 +189,7 @@ pub(super) async fn import_insights_from_image(
         .bytes()
         .await
         .map_err(|e| JobError::Failed(format!("reading {url}: {e}")))?;
-    let ocr = resources.ocr.clone();
+    let ocr = ctx.resources.ocr.clone();
     let extracted = tokio::task::spawn_blocking(move || {
         crate::ocr::extract_from_bytes(&bytes, &DEFAULT_OCR_PREDICTION_TYPES, &ocr)
     })
@@ -220,7 +218,7 @@ pub(super) async fn import_insights_from_image(
             "nutri-score logo seen; its detection model is not available on this node"
         );
     }
-    insight_importer::import_product_predictions(
+    insight_import::import_product_predictions(
         conn,
         importing,
         t.barcode,
@@ -232,15 +230,15 @@ pub(super) async fn import_insights_from_image(
 }
 
 /// Spec pipeline §2.4: the image's logos, detections, predictions and open insights go;
-/// the image row stays, marked deleted.
+/// the image row stays, marked deleted. Its logos are to leave the nearest-neighbour
+/// index once this commits.
 pub(super) async fn deleted_image(
-    services: &Services,
     t: Target<'_>,
     payload: &Value,
     conn: &mut PgConnection,
-) -> Result<(), JobError> {
+) -> Result<Effects, JobError> {
     let id = image_id(payload)?.to_string();
-    let summary = insight_importer::delete_images(
+    let summary = insight_import::delete_images(
         conn,
         t.barcode,
         t.server_type,
@@ -248,20 +246,6 @@ pub(super) async fn deleted_image(
         LogoPolicy::DeleteAll,
     )
     .await?;
-    if !summary.logo_ids.is_empty() {
-        let name = services.names.of(crate::actors::LOGO_INDEX);
-        if let Some(index) = services
-            .names
-            .lookup::<crate::actors::logo_index::LogoIndexMsg>(&name)
-        {
-            let ids: Vec<i64> = summary.logo_ids.iter().map(|i| i64::from(*i)).collect();
-            let (tx, _rx) = ractor::concurrency::oneshot();
-            let _ = index.cast(crate::actors::logo_index::LogoIndexMsg::Remove(
-                ids,
-                tx.into(),
-            ));
-        }
-    }
     tracing::info!(
         barcode = t.barcode,
         image = %id,
@@ -270,7 +254,9 @@ pub(super) async fn deleted_image(
         insights = summary.insights_deleted,
         "image deleted"
     );
-    Ok(())
+    Ok(Effects {
+        removed_logos: summary.logo_ids.iter().map(|i| i64::from(*i)).collect(),
+    })
 }
 
 #[cfg(test)]

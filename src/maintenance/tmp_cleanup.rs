@@ -50,7 +50,7 @@ pub fn remove_old_tmp_dirs(
 }
 
 /// The scheduled task: cleans the system temporary directory.
-pub async fn run(max_age_hours: u64) -> Result<String, String> {
+pub async fn clean_tmp_files(max_age_hours: u64) -> Result<String, String> {
     let dir = std::env::temp_dir();
     let max_age = Duration::from_secs(max_age_hours.saturating_mul(3600));
     let shown = dir.display().to_string();

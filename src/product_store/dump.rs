@@ -1,8 +1,9 @@
 //! The product dump: downloaded when its ETag changed, checked, moved into place and
-//! imported into the product store (spec pipeline §8.4, daily at 15:00 UTC).
+//! imported into the product store (spec pipeline §8.4, daily at 15:00 UTC by default).
 
-use super::http_client;
-use crate::cli::import_products::{import, ImportOptions};
+use super::import::{import, ImportOptions};
+use crate::config::Settings;
+use crate::infra::downloads::static_client;
 use crate::infra::metrics;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -215,10 +216,10 @@ pub async fn import_dump(pool: &sqlx::PgPool, path: &Path) -> Result<String, Str
         writers: 2,
         parsers: 2,
     };
-    import(pool, file, &options, None)
+    import(pool, file, &options, &|_| {})
         .await
         .map(|s| s.to_string())
-        .map_err(|e| format!("importing {}: {e:#}", path.display()))
+        .map_err(|e| format!("importing {}: {e}", path.display()))
 }
 
 /// Downloads the dump if it changed, then refreshes the product store from it. A failed
@@ -249,7 +250,7 @@ pub async fn refresh(
 }
 
 /// The dump source of the settings, if a dump URL is set.
-pub fn source_of(settings: &crate::config::Settings) -> Option<DatasetSource> {
+pub fn source_of(settings: &Settings) -> Option<DatasetSource> {
     let s = &settings.scheduler;
     s.dataset_url().map(|url| DatasetSource {
         url: url.to_string(),
@@ -258,8 +259,8 @@ pub fn source_of(settings: &crate::config::Settings) -> Option<DatasetSource> {
     })
 }
 
-/// The scheduled task.
-pub async fn run(services: &crate::actors::Services) -> Result<String, String> {
-    let source = source_of(&services.settings).ok_or("no dataset URL is set")?;
-    refresh(&http_client(&services.settings)?, &services.pool, &source).await
+/// The scheduled task: download the configured dump if it changed, then import it.
+pub async fn update_dataset(settings: &Settings, pool: &sqlx::PgPool) -> Result<String, String> {
+    let source = source_of(settings).ok_or("no dataset URL is set")?;
+    refresh(&static_client(settings)?, pool, &source).await
 }

@@ -1,12 +1,11 @@
 //! Product jobs: an edited product (refresh, product-name extraction, insights), a
 //! deleted product.
 
-use super::{JobResources, Target};
-use crate::actors::insight_importer::{self, Importing};
-use crate::actors::job_runner::JobError;
-use crate::actors::Services;
+use super::context::{current_product, Context};
+use super::job::{JobError, Target};
 use crate::infra::db::insights::delete_flavor_records;
 use crate::infra::db::{jobs, products};
+use crate::insights::import::{self as insight_import, Importing};
 use crate::jobs::{JobKind, NewJob, Priority};
 use crate::ocr::{OcrContent, OcrResources};
 use crate::types::{is_digit_id, Prediction, PredictionType, ServerType};
@@ -22,18 +21,16 @@ const PRODUCT_NAME_TYPES: [PredictionType; 3] = [
 ];
 
 pub(super) async fn delete_product_insights(
-    services: &Services,
     t: Target<'_>,
     conn: &mut PgConnection,
 ) -> Result<(), JobError> {
-    let summary = insight_importer::delete_product(conn, t.barcode, t.server_type).await?;
+    let summary = insight_import::delete_product(conn, t.barcode, t.server_type).await?;
     tracing::info!(
         barcode = t.barcode,
         predictions = summary.predictions_deleted,
         insights = summary.insights_deleted,
         "product deleted: its predictions and open insights removed"
     );
-    let _ = services;
     Ok(())
 }
 
@@ -42,21 +39,19 @@ pub(super) async fn refresh(
     t: Target<'_>,
     conn: &mut PgConnection,
 ) -> Result<(), JobError> {
-    insight_importer::refresh_product(conn, importing, t.barcode, t.server_type).await?;
+    insight_import::refresh_product(conn, importing, t.barcode, t.server_type).await?;
     Ok(())
 }
 
 /// Spec pipeline §2.1: re-run the product-name extractors, then refresh every insight
 /// type from the stored predictions. A product missing from the store is skipped.
 pub(super) async fn update_insights(
-    services: &Services,
-    resources: &JobResources,
+    ctx: &Context,
     importing: &Importing,
     t: Target<'_>,
-    _payload: &Value,
     conn: &mut PgConnection,
 ) -> Result<(), JobError> {
-    let Some(product) = super::current_product(services, resources, &t, conn).await? else {
+    let Some(product) = current_product(ctx, &t, conn).await? else {
         tracing::info!(barcode = t.barcode, "product missing: update skipped");
         return Ok(());
     };
@@ -67,9 +62,9 @@ pub(super) async fn update_insights(
             .filter(|n| !n.trim().is_empty())
         {
             let predictions =
-                product_name_predictions(resources.ocr.clone(), name.to_string()).await?;
+                product_name_predictions(ctx.resources.ocr.clone(), name.to_string()).await?;
             if !predictions.is_empty() {
-                insight_importer::import_product_predictions(
+                insight_import::import_product_predictions(
                     conn,
                     importing,
                     t.barcode,
@@ -80,7 +75,7 @@ pub(super) async fn update_insights(
             }
         }
     }
-    insight_importer::refresh_product(conn, importing, t.barcode, t.server_type).await?;
+    insight_import::refresh_product(conn, importing, t.barcode, t.server_type).await?;
     Ok(())
 }
 
@@ -112,12 +107,12 @@ async fn product_name_predictions(
 /// flavor go (annotated insights stay), and its images and insights are imported again
 /// on the new one.
 pub(super) async fn product_type_switched(
-    services: &Services,
-    resources: &JobResources,
+    ctx: &Context,
     t: Target<'_>,
     conn: &mut PgConnection,
 ) -> Result<(), JobError> {
-    let product_type = resources
+    let product_type = ctx
+        .resources
         .po
         .get_product_type(t.barcode, t.server_type)
         .await
@@ -149,7 +144,7 @@ pub(super) async fn product_type_switched(
         barcode: t.barcode,
         server_type: new_type,
     };
-    let Some(product) = super::current_product(services, resources, &moved, conn).await? else {
+    let Some(product) = current_product(ctx, &moved, conn).await? else {
         tracing::info!(
             barcode = t.barcode,
             server_type = %new_type,
@@ -160,7 +155,7 @@ pub(super) async fn product_type_switched(
     let removed = delete_flavor_records(conn, t.barcode, t.server_type).await?;
     // The old flavor's copy is no longer the product.
     products::delete(&mut *conn, t.barcode, t.server_type).await?;
-    let w = &services.settings.workers;
+    let w = &ctx.settings.workers;
     let mut image_ids: Vec<&String> = product.images.keys().filter(|k| is_digit_id(k)).collect();
     image_ids.sort_by_key(|k| k.parse::<u64>().unwrap_or(u64::MAX));
     for id in &image_ids {

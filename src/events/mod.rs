@@ -1,5 +1,8 @@
 //! Product Opener's stream events (product updates, OCR ready) and the jobs they become:
-//! parsing, filtering and routing as Robotoff's update listener does.
+//! parsing, filtering and routing as Robotoff's update listener does; [`stream`] reads
+//! them from Redis. May use `infra`, `jobs`, `types`.
+
+pub mod stream;
 
 use crate::jobs::{JobKind, NewJob, Priority};
 use crate::types::ServerType;

@@ -1,13 +1,17 @@
-//! Runs one claimed job inside its product shard: the kind's handler and the job's
+//! Runs one claimed job (inside its product's shard): the kind's handler and the job's
 //! completion commit in one transaction; failures are retried with backoff or kept dead.
 
-use super::Services;
+use super::context::Context;
+use super::job::{Effects, JobError, Target};
+use super::{image, product};
 use crate::infra::db::jobs::{self, ClaimedJob, FailOutcome};
 use crate::infra::metrics;
+use crate::insights::import::Importing;
 use crate::jobs::{retry_delay, JobKind};
 use chrono::Utc;
 use futures::FutureExt;
 use serde::Deserialize;
+use sqlx::PgConnection;
 use std::panic::AssertUnwindSafe;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -36,22 +40,6 @@ impl JobOutcome {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum JobError {
-    #[error("unknown job kind {0:?}")]
-    UnknownKind(String),
-    #[error("invalid payload for a {kind} job: {detail}")]
-    InvalidPayload { kind: &'static str, detail: String },
-    #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
-    #[error("{0}")]
-    Failed(String),
-    #[error("the job's claim was taken over")]
-    LeaseLost,
-    #[error("no handler for {0} jobs on this node")]
-    Unsupported(&'static str),
-}
-
 /// Parameters of a probe job (all optional).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,24 +55,39 @@ struct ProbePayload {
     panic: bool,
 }
 
+/// A finished run: how it ended, and what its committed effects ask of the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRun {
+    pub outcome: JobOutcome,
+    /// Empty unless the outcome is [`JobOutcome::Done`].
+    pub effects: Effects,
+}
+
 /// Runs `job` to an outcome; never panics, never leaves the job without a decision
 /// unless the database itself is unreachable.
-pub async fn run(services: &Services, job: &ClaimedJob) -> JobOutcome {
+pub async fn run(ctx: &Context, job: &ClaimedJob) -> JobRun {
     let started_at = Utc::now();
     let clock = Instant::now();
-    let limit = Duration::from_secs(services.settings.workers.job_timeout_secs);
+    let limit = Duration::from_secs(ctx.settings.workers.job_timeout_secs);
     let span = tracing::info_span!("job", id = job.id, kind = %job.kind, barcode = job.barcode.as_deref().unwrap_or(""));
-    let attempt = AssertUnwindSafe(execute(services, job, started_at)).catch_unwind();
+    let attempt = AssertUnwindSafe(execute(ctx, job, started_at)).catch_unwind();
+    let mut effects = Effects::default();
     let result = match tokio::time::timeout(
         limit,
         tracing::Instrument::instrument(attempt, span.clone()),
     )
     .await
     {
-        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Ok(done))) => {
+            effects = done;
+            Ok(())
+        }
         Ok(Ok(Err(JobError::LeaseLost))) => {
             metrics::job_finished(&job.kind, "lease_lost", clock.elapsed());
-            return JobOutcome::LeaseLost;
+            return JobRun {
+                outcome: JobOutcome::LeaseLost,
+                effects,
+            };
         }
         Ok(Ok(Err(err))) => Err(err.to_string()),
         Ok(Err(panic)) => Err(format!("panicked: {}", panic_message(&panic))),
@@ -95,13 +98,13 @@ pub async fn run(services: &Services, job: &ClaimedJob) -> JobOutcome {
         Err(error) => {
             let _enter = span.enter();
             tracing::warn!(attempt = job.attempts, error = %error, "job failed");
-            let w = &services.settings.workers;
+            let w = &ctx.settings.workers;
             let delay = retry_delay(
                 job.attempts,
                 Duration::from_secs(w.retry_base_secs),
                 Duration::from_secs(w.retry_max_secs),
             );
-            match jobs::fail(&services.pool, job.id, job.lease, &error, delay).await {
+            match jobs::fail(&ctx.pool, job.id, job.lease, &error, delay).await {
                 Ok(FailOutcome::Retried) => JobOutcome::Retried(error),
                 Ok(FailOutcome::Dead) => JobOutcome::Dead(error),
                 Ok(FailOutcome::LeaseLost) => JobOutcome::LeaseLost,
@@ -112,22 +115,21 @@ pub async fn run(services: &Services, job: &ClaimedJob) -> JobOutcome {
         }
     };
     metrics::job_finished(&job.kind, outcome.label(), clock.elapsed());
-    outcome
+    JobRun { outcome, effects }
 }
 
 async fn execute(
-    services: &Services,
+    ctx: &Context,
     job: &ClaimedJob,
     started_at: chrono::DateTime<Utc>,
-) -> Result<(), JobError> {
+) -> Result<Effects, JobError> {
     let kind = JobKind::from_str(&job.kind).map_err(|_| JobError::UnknownKind(job.kind.clone()))?;
-    let mut tx = services.pool.begin().await?;
+    let mut tx = ctx.pool.begin().await?;
     // A job's effects and its completion commit together; if PostgreSQL itself crashes
     // before flushing them, both are lost and the job simply runs again. So completions
     // need not wait for the WAL flush (enqueueing still does).
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(&mut *tx)
-        .await?;
+    crate::infra::db::commit_without_flush(&mut tx).await?;
+    let mut effects = Effects::default();
     match kind {
         JobKind::Noop => {}
         JobKind::Probe => {
@@ -154,14 +156,59 @@ async fn execute(
             }
             jobs::record_probe(&mut tx, job.id, job.barcode.as_deref(), started_at).await?;
         }
-        other => super::handlers::run(services, &services.resources, other, job, &mut tx).await?,
+        other => effects = handle(ctx, other, job, &mut tx).await?,
     }
     if !jobs::complete(&mut tx, job.id, job.lease, started_at).await? {
         tx.rollback().await?;
         return Err(JobError::LeaseLost);
     }
     tx.commit().await?;
-    Ok(())
+    Ok(effects)
+}
+
+/// Runs the handler of `kind` in the job's transaction; probe and no-op jobs are handled
+/// by [`execute`] itself.
+async fn handle(
+    ctx: &Context,
+    kind: JobKind,
+    job: &ClaimedJob,
+    conn: &mut PgConnection,
+) -> Result<Effects, JobError> {
+    let none = |r: Result<(), JobError>| r.map(|()| Effects::default());
+    match kind {
+        JobKind::DeleteProductInsights => {
+            none(product::delete_product_insights(Target::of(job)?, conn).await)
+        }
+        JobKind::RefreshInsights => {
+            let importing = Importing::from_settings(&ctx.settings).await?;
+            none(product::refresh(&importing, Target::of(job)?, conn).await)
+        }
+        JobKind::UpdateInsights => {
+            let importing = Importing::from_settings(&ctx.settings).await?;
+            none(product::update_insights(ctx, &importing, Target::of(job)?, conn).await)
+        }
+        JobKind::DeletedImage => image::deleted_image(Target::of(job)?, &job.payload, conn).await,
+        JobKind::ImportImage => {
+            none(image::import_image(ctx, Target::of(job)?, &job.payload, conn).await)
+        }
+        JobKind::ImportInsightsFromImage => {
+            let importing = Importing::from_settings(&ctx.settings).await?;
+            none(
+                image::import_insights_from_image(
+                    ctx,
+                    &importing,
+                    Target::of(job)?,
+                    &job.payload,
+                    conn,
+                )
+                .await,
+            )
+        }
+        JobKind::ProductTypeSwitched => {
+            none(product::product_type_switched(ctx, Target::of(job)?, conn).await)
+        }
+        JobKind::Noop | JobKind::Probe => Ok(Effects::default()),
+    }
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -8,7 +8,8 @@
 //! generation. The other data files (OCR keyword lists, label whitelist, brand lists,
 //! translations) are not downloaded here and are read once per process.
 
-use super::http_client;
+use crate::config::Settings;
+use crate::infra::downloads::static_client;
 use crate::taxonomy::{refresh_loaded, Taxonomy, TaxonomyType};
 use chrono::{DateTime, Utc};
 use flate2::write::GzEncoder;
@@ -207,9 +208,8 @@ async fn validate(tmp: PathBuf) -> Result<(), String> {
 }
 
 /// The scheduled task: taxonomies from the OFF static server into the data directory.
-pub async fn run(services: &crate::actors::Services) -> Result<String, String> {
-    let settings = &services.settings;
-    let client = http_client(settings)?;
+pub async fn download_taxonomies(settings: &Settings) -> Result<String, String> {
+    let client = static_client(settings)?;
     let outcome = refresh(
         &client,
         &settings.product_opener.off.static_url,

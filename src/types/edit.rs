@@ -1,7 +1,7 @@
 //! The changes an annotation sends to Product Opener, described as data so that the
-//! decision (pure) and the sending (the Product Opener client) stay apart.
+//! decision (annotation, pure) and the sending (the Product Opener client) stay apart.
 
-use super::crop::CropBox;
+use crate::text::py_float;
 
 /// One write to Product Opener for a product. Credentials are added when it is sent.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,5 +36,35 @@ impl ProductEdit {
             Self::SelectImage(_) => "image selection",
             Self::UnselectImage { .. } => "image unselection",
         }
+    }
+}
+
+/// A box in absolute pixels of the full image: (y_min, x_min, y_max, x_max).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CropBox {
+    pub y_min: f64,
+    pub x_min: f64,
+    pub y_max: f64,
+    pub x_max: f64,
+}
+
+impl CropBox {
+    pub fn new(y_min: f64, x_min: f64, y_max: f64, x_max: f64) -> Self {
+        CropBox {
+            y_min,
+            x_min,
+            y_max,
+            x_max,
+        }
+    }
+
+    /// Form fields `x1`, `y1`, `x2`, `y2` as Product Opener reads them.
+    pub fn form_fields(&self) -> [(&'static str, String); 4] {
+        [
+            ("x1", py_float(self.x_min)),
+            ("y1", py_float(self.y_min)),
+            ("x2", py_float(self.x_max)),
+            ("y2", py_float(self.y_max)),
+        ]
     }
 }

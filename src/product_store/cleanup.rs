@@ -2,8 +2,10 @@
 //! dump downloaded today says which products and images still exist and what the
 //! products' brands, countries and scan counts are.
 
-use crate::actors::insight_importer::shared_resources;
+use super::dump::{open_dump, source_of};
+use crate::config::Settings;
 use crate::infra::db::dump_cleanup::{self as db, DumpProduct};
+use crate::insights::import::shared_resources;
 use crate::insights::is_brand_prediction_valid;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
@@ -196,7 +198,7 @@ fn read_dump(
     path: &Path,
     batches: &tokio::sync::mpsc::Sender<Vec<DumpProduct>>,
 ) -> Result<(), String> {
-    let reader = super::dataset::open_dump(path)?;
+    let reader = open_dump(path)?;
     let mut batch = Vec::with_capacity(BATCH);
     for line in reader.split(b'\n') {
         let line = line.map_err(|e| format!("reading {}: {e}", path.display()))?;
@@ -217,17 +219,14 @@ fn read_dump(
 }
 
 /// The scheduled task: the cleanup from the dump of the datasets directory.
-pub async fn run(services: &crate::actors::Services) -> Result<String, String> {
-    let settings = &services.settings;
-    let source = super::dataset::source_of(settings).ok_or("no dataset URL is set")?;
-    cleanup(
-        &services.pool,
-        &source.dataset_path(),
-        &settings.data.dir,
-        Utc::now(),
-    )
-    .await
-    .map(|outcome| outcome.to_string())
+pub async fn refresh_insights_from_dump(
+    settings: &Settings,
+    pool: &sqlx::PgPool,
+) -> Result<String, String> {
+    let source = source_of(settings).ok_or("no dataset URL is set")?;
+    cleanup(pool, &source.dataset_path(), &settings.data.dir, Utc::now())
+        .await
+        .map(|outcome| outcome.to_string())
 }
 
 #[cfg(test)]

@@ -1,0 +1,99 @@
+//! What job handlers work with: the settings, the database pool and the resources a
+//! node's jobs share, and the product a job reads (refreshed from Product Opener first).
+
+use super::job::{JobError, Target};
+use crate::config::Settings;
+use crate::infra::db::products;
+use crate::infra::metrics;
+use crate::infra::product_opener::{PoError, ProductOpener};
+use crate::ocr::OcrResources;
+use crate::types::Product;
+use sqlx::{PgConnection, PgPool};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything a job handler needs besides its transaction.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub settings: Arc<Settings>,
+    pub pool: PgPool,
+    pub resources: Arc<JobResources>,
+}
+
+/// What the job handlers of a node share: OCR data (loaded lazily, once), an HTTP
+/// client for image hosts and the Product Opener client.
+pub struct JobResources {
+    pub ocr: Arc<OcrResources>,
+    pub http: reqwest::Client,
+    pub po: ProductOpener,
+}
+
+impl std::fmt::Debug for JobResources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobResources").finish_non_exhaustive()
+    }
+}
+
+/// The job resources cannot be built (an invalid Product Opener setting).
+#[derive(Debug, thiserror::Error)]
+pub enum ResourcesError {
+    #[error("building the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    ProductOpener(#[from] PoError),
+}
+
+impl JobResources {
+    pub fn new(settings: &crate::config::Settings) -> Result<JobResources, ResourcesError> {
+        let http = reqwest::Client::builder()
+            .user_agent("Robotoff Live Analysis")
+            .timeout(Duration::from_secs(settings.http.downstream_timeout_secs))
+            .build()?;
+        Ok(JobResources {
+            ocr: Arc::new(OcrResources::new(&settings.data.dir)),
+            http,
+            po: ProductOpener::new(&settings.product_opener)?,
+        })
+    }
+}
+
+/// The product a job works on. With `product_opener.refresh_products`, it is read again
+/// from Product Opener and stored first (a product Product Opener does not have is
+/// removed from the store); Product Opener down or slow fails the job, which is retried
+/// later; an unusable answer falls back to the stored copy. `None`: no such product.
+pub async fn current_product(
+    ctx: &Context,
+    t: &Target<'_>,
+    conn: &mut PgConnection,
+) -> Result<Option<Product>, JobError> {
+    if ctx.settings.product_opener.refresh_products {
+        match ctx.resources.po.get_product(t.barcode, t.server_type).await {
+            Ok(Some(product)) => {
+                products::upsert_many(&mut *conn, std::slice::from_ref(&product)).await?;
+                metrics::product_refresh("stored");
+                return Ok(Some(product));
+            }
+            Ok(None) => {
+                products::delete(&mut *conn, t.barcode, t.server_type).await?;
+                metrics::product_refresh("missing");
+                return Ok(None);
+            }
+            Err(e) if e.is_retryable() => {
+                metrics::product_refresh("retry");
+                return Err(JobError::Failed(format!(
+                    "refreshing the product from Product Opener: {e}"
+                )));
+            }
+            Err(e) => {
+                metrics::product_refresh("unusable");
+                tracing::warn!(
+                    barcode = t.barcode,
+                    server_type = %t.server_type,
+                    error = %e,
+                    "Product Opener's answer is unusable: the stored product is used"
+                );
+            }
+        }
+    }
+    Ok(products::get(conn, t.barcode, t.server_type).await?)
+}

@@ -1,0 +1,14 @@
+//! What each job kind does: plain async functions over the job's transaction (an
+//! uploaded image, OCR insights, an edited, deleted or moved product), and the runner
+//! that commits a job's effects with its completion. Actors call into this module; it
+//! uses the domain modules (`insights`, `ocr`, `events`) and `infra`, never `actors`.
+
+pub mod context;
+mod image;
+pub mod job;
+mod product;
+pub mod runner;
+
+pub use context::{Context, JobResources, ResourcesError};
+pub use job::{Effects, JobError};
+pub use runner::{run, JobOutcome, JobRun};
