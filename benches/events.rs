@@ -10,7 +10,11 @@
 //! `ROBOTOFF_BENCH_RATE` (user events/s, 200), `ROBOTOFF_BENCH_SECONDS` (60),
 //! `ROBOTOFF_BENCH_BURST` (bot events, 1000000).
 
+#[path = "../tests/common/po.rs"]
+mod po;
+
 use anyhow::Context;
+use po::{real_ocr_document, ProductOpenerStandIn};
 use rand::distr::Distribution;
 use robotoff::app::App;
 use robotoff::config::{Overrides, Settings};
@@ -21,7 +25,6 @@ use sqlx::PgPool;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use warp::Filter;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -61,29 +64,15 @@ impl Distribution<usize> for Zipf {
     }
 }
 
-/// A stand-in for Product Opener: the product API (any barcode) and the image host
-/// (the same real OCR document for every image).
-async fn product_opener() -> anyhow::Result<std::net::SocketAddr> {
-    let doc = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/conformance/real_docs/0890000001202_1.json"
-    ))
-    .context("reading the OCR document")?;
-    let ocr = warp::path("images")
-        .and(warp::path::tail())
-        .map(move |_| warp::reply::with_header(doc.clone(), "content-type", "application/json"));
-    let api = warp::path!("api" / "v2" / "product" / String).map(|code: String| {
-        warp::reply::json(&json!({
-            "status": 1, "status_verbose": "product found", "code": code,
-            "product": {"code": code, "product_type": "food", "lang": "fr", "product_name": "Biscuits 4 x 90 g",
-                        "countries_tags": ["en:france"],
-                        "images": {"1": {"sizes": {"full": {"w": 1000, "h": 1000}}, "uploaded_t": 1700000000}}}
-        }))
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(warp::serve(ocr.or(api)).incoming(listener).run());
-    Ok(addr)
+/// The Product Opener stand-in: the product API (any barcode) and the image host (the
+/// same real OCR document for every image).
+async fn product_opener() -> ProductOpenerStandIn {
+    let po = ProductOpenerStandIn::start().await;
+    po.serve_ocr_for_every_image(real_ocr_document());
+    po.serve_any_product(json!({"product_type": "food", "lang": "fr",
+        "product_name": "Biscuits 4 x 90 g", "countries_tags": ["en:france"],
+        "images": {"1": {"sizes": {"full": {"w": 1000, "h": 1000}}, "uploaded_t": 1700000000}}}));
+    po
 }
 
 fn product(i: usize) -> Product {
@@ -146,7 +135,8 @@ async fn main() -> anyhow::Result<()> {
     let rate = env_usize("ROBOTOFF_BENCH_RATE", 200);
     let seconds = env_usize("ROBOTOFF_BENCH_SECONDS", 60);
     let burst = env_usize("ROBOTOFF_BENCH_BURST", 1_000_000);
-    let po = product_opener().await?;
+    let stand_in = product_opener().await;
+    let po = stand_in.addr;
 
     let mut o = Overrides::default();
     o.set("database.url", db.clone());

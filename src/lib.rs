@@ -1,7 +1,19 @@
 //! Robotoff: predictions, insights and questions from Open Food Facts product photos.
 //!
-//! Dependencies point one way: `http` → `actors` → `infra` → domain modules
-//! (`types`, `jobs`, `shard`, `ocr`, `taxonomy`, ...), which do no I/O of their own.
+//! Imports point one way, from the top layer down (checked by `tests/layering.rs`):
+//!
+//! | layer | modules |
+//! |---|---|
+//! | command line | `cli` (argument parsing, one call each) |
+//! | composition root | `app` (database, supervision tree, HTTP server) |
+//! | HTTP API | `http` |
+//! | actors | `actors` (messages, state, `handle`; [`actors::shards`] routes to shards) |
+//! | domain services | `pipeline` (what each job does), `annotation`, `product_store` |
+//! | domain | `insights`, `events`, `maintenance` |
+//! | pure logic and adapters | `ocr`, `questions`, `infra` (PostgreSQL, Redis, Product Opener, metrics) |
+//! | vocabulary | `taxonomy`, `jobs`, `config` |
+//! | types | `types`, `shard` |
+//! | text | `text`, `i18n` |
 
 pub mod actors;
 pub mod annotation;

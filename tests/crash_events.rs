@@ -5,13 +5,13 @@
 
 mod common;
 
+use common::po::{real_ocr_document, ProductOpenerStandIn};
 use common::{count, fresh_database, redis_url, wait_until};
 use serde_json::json;
 use sqlx::PgPool;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use warp::Filter;
 
 /// Products that get an image upload and its OCR; the other events are image deletions.
 const PRODUCTS: usize = 200;
@@ -23,29 +23,13 @@ fn product_code(i: usize) -> String {
 
 /// Product Opener's product API (any barcode, one image) and image host (one real Cloud
 /// Vision document for every image).
-async fn product_opener() -> SocketAddr {
-    let doc = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/conformance/real_docs/0890000001202_1.json"
-    ))
-    .expect("real OCR document");
-    let ocr = warp::path("images")
-        .and(warp::path::tail())
-        .map(move |_| warp::reply::with_header(doc.clone(), "content-type", "application/json"));
-    let api = warp::path!("api" / "v2" / "product" / String).map(|code: String| {
-        warp::reply::json(&json!({
-            "status": 1, "status_verbose": "product found", "code": code,
-            "product": {"code": code, "product_type": "food", "lang": "fr",
-                        "countries_tags": ["en:france"],
-                        "images": {"1": {"sizes": {"full": {"w": 1000, "h": 1000}}, "uploaded_t": 1700000000}}}
-        }))
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(warp::serve(ocr.or(api)).incoming(listener).run());
-    addr
+async fn product_opener() -> ProductOpenerStandIn {
+    let po = ProductOpenerStandIn::start().await;
+    po.serve_ocr_for_every_image(real_ocr_document());
+    po.serve_any_product(json!({"product_type": "food", "lang": "fr",
+        "countries_tags": ["en:france"],
+        "images": {"1": {"sizes": {"full": {"w": 1000, "h": 1000}}, "uploaded_t": 1700000000}}}));
+    po
 }
 
 struct Streams {
@@ -181,7 +165,7 @@ async fn kill_9_in_the_middle_of_a_stream_then_restart_processes_every_event_onc
         ocr: format!("ocr_ready_{tag}"),
     };
 
-    let mut first = serve(&db, &streams, po);
+    let mut first = serve(&db, &streams, po.addr);
     let producer = {
         let streams = Streams {
             redis: streams.redis.clone(),
@@ -201,7 +185,7 @@ async fn kill_9_in_the_middle_of_a_stream_then_restart_processes_every_event_onc
     let done_at_kill = count(&pool, "SELECT count(*) FROM job WHERE state = 'done'").await;
     producer.await.expect("producer");
 
-    let mut second = serve(&db, &streams, po);
+    let mut second = serve(&db, &streams, po.addr);
     // Every event is one job; each OCR import queues one more.
     let expected_jobs = (EVENTS + PRODUCTS) as i64;
     all_done(&pool, expected_jobs).await;

@@ -4,154 +4,22 @@
 
 mod common;
 
+use common::po::{product_json, real_ocr_document, ProductOpenerStandIn};
 use common::{count, fresh_database, redis_url, settings, spawn_app, wait_until};
 use robotoff::config::{Role, Settings};
 use robotoff::infra::db::{jobs, products};
 use robotoff::jobs::{JobKind, NewJob, Priority};
 use robotoff::types::ServerType;
 use serde_json::{json, Value};
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use warp::http::StatusCode;
-use warp::{Filter, Reply};
 
 const BARCODE: &str = "0890000001202";
 
-/// A local stand-in for Product Opener: the product API of each flavor under
-/// `/<flavor>/api/...` (v2 product reads, v3.4 product type) and the image host under
-/// `/images/...`. Products live in a shared map; `down` answers 503 to API calls.
-#[derive(Clone, Default)]
-struct FakePo {
-    products: Arc<Mutex<HashMap<(String, String), Value>>>,
-    down: Arc<AtomicBool>,
-    api_calls: Arc<AtomicUsize>,
-    ocr_hits: Arc<AtomicUsize>,
-}
-
-impl FakePo {
-    fn put(&self, flavor: &str, code: &str, product: Value) {
-        if let Ok(mut m) = self.products.lock() {
-            m.insert((flavor.to_string(), code.to_string()), product);
-        }
-    }
-
-    fn remove(&self, flavor: &str, code: &str) {
-        if let Ok(mut m) = self.products.lock() {
-            m.remove(&(flavor.to_string(), code.to_string()));
-        }
-    }
-
-    fn find(&self, flavor: &str, code: &str) -> Option<Value> {
-        let m = self.products.lock().ok()?;
-        m.get(&(flavor.to_string(), code.to_string())).cloned()
-    }
-
-    /// The flavor holding `code` and its product type, if any flavor does.
-    fn home_of(&self, code: &str) -> Option<(String, String)> {
-        let m = self.products.lock().ok()?;
-        m.iter().find(|((_, c), _)| c == code).map(|((f, _), p)| {
-            let t = p["product_type"].as_str().unwrap_or("food").to_string();
-            (f.clone(), t)
-        })
-    }
-
-    async fn serve(&self) -> SocketAddr {
-        let doc = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/conformance/real_docs/0890000001202_1.json"
-        ))
-        .expect("real OCR document");
-        let hits = self.ocr_hits.clone();
-        let ocr = warp::path!("images" / "products" / "089" / "000" / "000" / "1202" / "1.json")
-            .map(move || {
-                hits.fetch_add(1, Ordering::SeqCst);
-                warp::reply::with_header(doc.clone(), "content-type", "application/json")
-                    .into_response()
-            });
-        let me = self.clone();
-        let v2 = warp::path!(String / "api" / "v2" / "product" / String).map(
-            move |flavor: String, code: String| {
-                me.api_calls.fetch_add(1, Ordering::SeqCst);
-                if me.down.load(Ordering::SeqCst) {
-                    return warp::reply::with_status("down", StatusCode::SERVICE_UNAVAILABLE)
-                        .into_response();
-                }
-                match me.find(&flavor, &code) {
-                    Some(p) => warp::reply::json(
-                        &json!({"status": 1, "status_verbose": "product found", "code": code, "product": p}),
-                    )
-                    .into_response(),
-                    None => warp::reply::with_status(
-                        warp::reply::json(&json!({"status": 0, "status_verbose": "product not found", "code": code})),
-                        StatusCode::NOT_FOUND,
-                    )
-                    .into_response(),
-                }
-            },
-        );
-        let me = self.clone();
-        let v34 = warp::path!(String / "api" / "v3.4" / "product" / String).map(
-            move |flavor: String, code: String| {
-                me.api_calls.fetch_add(1, Ordering::SeqCst);
-                if me.down.load(Ordering::SeqCst) {
-                    return warp::reply::with_status("down", StatusCode::SERVICE_UNAVAILABLE)
-                        .into_response();
-                }
-                // As Product Opener: the product's type when it lives on this flavor,
-                // else an error naming the type of the flavor it lives on.
-                match me.home_of(&code) {
-                    Some((home, t)) if home == flavor => warp::reply::json(
-                        &json!({"status": "success", "product": {"product_type": t}}),
-                    )
-                    .into_response(),
-                    Some((_, t)) => warp::reply::with_status(
-                        warp::reply::json(&json!({"status": "failure", "errors": [
-                            {"field": {"id": "product_type", "value": t}}
-                        ]})),
-                        StatusCode::NOT_FOUND,
-                    )
-                    .into_response(),
-                    None => warp::reply::with_status(
-                        warp::reply::json(&json!({"status": "failure", "errors": []})),
-                        StatusCode::NOT_FOUND,
-                    )
-                    .into_response(),
-                }
-            },
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(
-            warp::serve(ocr.or(v2).unify().or(v34).unify())
-                .incoming(listener)
-                .run(),
-        );
-        addr
-    }
-}
-
 /// Settings of a node whose product and image jobs read products from `po`.
-fn with_fake_po(s: &mut Settings, po: SocketAddr) {
+fn with_stand_in(s: &mut Settings, po: &ProductOpenerStandIn) {
     s.product_opener.refresh_products = true;
-    s.product_opener.off.api_url = format!("http://{po}/off");
-    s.product_opener.obf.api_url = format!("http://{po}/obf");
-    s.product_opener.off.images_url = format!("http://{po}");
-    s.product_opener.obf.images_url = format!("http://{po}");
-}
-
-fn product_json(code: &str, product_type: &str, images: Value) -> Value {
-    json!({
-        "code": code,
-        "product_type": product_type,
-        "lang": "fr",
-        "countries_tags": ["en:france"],
-        "images": images,
-    })
+    po.point(s);
 }
 
 async fn xadd(redis: &str, stream: &str, fields: &[(&str, &str)]) {
@@ -172,12 +40,13 @@ async fn xadd(redis: &str, stream: &str, fields: &[(&str, &str)]) {
 /// insights for the product.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn image_upload_then_ocr_ready_gives_predictions_and_insights() {
-    let po = FakePo::default();
-    let host = po.serve().await;
-    let hits = po.ocr_hits.clone();
+    let po = Arc::new(ProductOpenerStandIn::start().await);
+    po.serve_ocr(
+        "/images/products/089/000/000/1202/1.json",
+        real_ocr_document(),
+    );
     po.put(
         "off",
-        BARCODE,
         product_json(
             BARCODE,
             "food",
@@ -192,7 +61,7 @@ async fn image_upload_then_ocr_ready_gives_predictions_and_insights() {
     let tag = uuid::Uuid::new_v4().simple().to_string();
     s.redis.product_updates_stream = format!("product_updates_{tag}");
     s.redis.ocr_ready_stream = format!("ocr_ready_{tag}");
-    with_fake_po(&mut s, host);
+    with_stand_in(&mut s, &po);
     let app = spawn_app(s.clone()).await;
 
     let upload = [
@@ -211,7 +80,7 @@ async fn image_upload_then_ocr_ready_gives_predictions_and_insights() {
     })
     .await;
     // The upload alone runs no OCR step.
-    assert_eq!(hits.load(Ordering::SeqCst), 0);
+    assert_eq!(po.ocr_hits(), 0);
     // The job read the product from Product Opener into the store.
     assert_eq!(
         count(
@@ -245,7 +114,7 @@ async fn image_upload_then_ocr_ready_gives_predictions_and_insights() {
         }
     })
     .await;
-    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert_eq!(po.ocr_hits(), 1);
 
     let row: (String, i32, i32, bool) =
         sqlx::query_as("SELECT source_image, width, height, deleted FROM image")
@@ -304,8 +173,8 @@ async fn image_upload_then_ocr_ready_gives_predictions_and_insights() {
     )
     .await;
     wait_until(Duration::from_secs(60), "second OCR fetch", || {
-        let hits = hits.clone();
-        async move { (hits.load(Ordering::SeqCst) == 2).then_some(()) }
+        let po = po.clone();
+        async move { (po.ocr_hits() == 2).then_some(()) }
     })
     .await;
     wait_until(Duration::from_secs(30), "queue drained", || {
@@ -378,23 +247,21 @@ async fn run_job(app: &robotoff::app::App, job: NewJob) -> i64 {
 /// is removed from the store and its image skipped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_refresh_the_product_and_retry_while_product_opener_is_down() {
-    let po = FakePo::default();
-    let host = po.serve().await;
+    let po = ProductOpenerStandIn::start().await;
     po.put(
         "off",
-        BARCODE,
         product_json(
             BARCODE,
             "food",
             json!({"1": {"sizes": {"full": {"w": 800, "h": 600}}, "uploaded_t": 1_700_000_000}}),
         ),
     );
-    po.down.store(true, Ordering::SeqCst);
+    po.set_down(true);
     let mut s = settings(&fresh_database().await);
     s.roles = vec![Role::Workers];
     s.workers.retry_base_secs = 1;
     s.workers.max_attempts = 100;
-    with_fake_po(&mut s, host);
+    with_stand_in(&mut s, &po);
     let app = spawn_app(s).await;
     let pool = app.pool.clone();
     let w = &app.services.settings.workers;
@@ -420,7 +287,7 @@ async fn jobs_refresh_the_product_and_retry_while_product_opener_is_down() {
     assert_eq!(count(&pool, "SELECT count(*) FROM image").await, 0);
     assert_eq!(count(&pool, "SELECT count(*) FROM product").await, 0);
 
-    po.down.store(false, Ordering::SeqCst);
+    po.set_down(false);
     wait_until(Duration::from_secs(30), "image imported on retry", || {
         let pool = pool.clone();
         async move { (count(&pool, "SELECT count(*) FROM image").await == 1).then_some(()) }
@@ -446,11 +313,10 @@ async fn jobs_refresh_the_product_and_retry_while_product_opener_is_down() {
 /// it plus an update with forced category prediction are queued on obf.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn product_type_switch_moves_the_product_to_its_new_flavor() {
-    let po = FakePo::default();
-    let host = po.serve().await;
+    let po = ProductOpenerStandIn::start().await;
     let mut s = settings(&fresh_database().await);
     s.roles = vec![Role::Workers];
-    with_fake_po(&mut s, host);
+    with_stand_in(&mut s, &po);
     let app = spawn_app(s).await;
     let pool = app.pool.clone();
 
@@ -499,7 +365,6 @@ async fn product_type_switch_moves_the_product_to_its_new_flavor() {
     // Product Opener now has it on obf, with two images (and a selected-image key).
     po.put(
         "obf",
-        BARCODE,
         product_json(
             BARCODE,
             "beauty",

@@ -1,7 +1,8 @@
 //! Annotation: turning a user's (or Robotoff's) answer to an insight into a saved
 //! annotation and Product Opener edits. The decisions (votes, data checks, per-type
 //! annotators, payloads, crops, comments) are pure and live in the submodules; `run`
-//! drives them against the database and Product Opener.
+//! drives them against the database and Product Opener. May use `insights`, `infra`,
+//! `types`, `text`.
 
 pub mod annotators;
 pub mod comment;

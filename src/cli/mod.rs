@@ -1,4 +1,5 @@
-//! Command-line interface: one subcommand per file.
+//! Command-line interface: one subcommand per file, each parsing its arguments and
+//! making one call into `app` or a domain module. The top of the house.
 
 pub mod extract_ocr;
 pub mod import_products;

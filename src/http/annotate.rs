@@ -2,12 +2,15 @@
 //! (spec api-db §1.2), then the annotation of the insight in its product's shard.
 
 use super::auth::{device_id, parse_auth, Credentials};
+use super::doc::{Doc, DEVICE, P};
 use super::error::ApiError;
 use super::reply::json;
 use super::router::ApiRequest;
+use super::router::{handler, Route};
 use super::AppState;
 use serde_json::json;
 use uuid::Uuid;
+use warp::http::Method;
 use warp::reply::Response;
 
 /// A validated annotation request.
@@ -175,4 +178,31 @@ mod backend {
             RouteError::Annotate(e) => ApiError::internal(e),
         }
     }
+}
+
+/// The routes of this resource, with their documentation.
+pub fn routes() -> Vec<Route> {
+    vec![Route::new(
+        Method::POST,
+        "/api/v1/insights/annotate",
+        handler(annotate),
+        Doc {
+            summary: "Annotate an insight (vote when anonymous)",
+            params: &[
+                P("insight_id", "uuid", true, "insight id"),
+                P("annotation", "annotation", true, "-1, 0, 1 or 2"),
+                P(
+                    "update",
+                    "boolean",
+                    false,
+                    "send the edit to Product Opener (default true)",
+                ),
+                P("data", "string", false, "JSON user data (annotation 2)"),
+                DEVICE,
+            ],
+            body: None,
+            ok: &[200],
+            errors: &[400, 401, 503],
+        },
+    )]
 }

@@ -1,10 +1,12 @@
 //! Read endpoints over predictions, images and image predictions (spec api-db §1.3),
 //! and the audit of everything known about one product.
 
+use super::doc::{Doc, BARCODE_PATH, BARCODE_Q, COUNT, P, PAGE, SERVER_TYPE};
 use super::error::ApiError;
 use super::params::{barcode_filter, normalize_barcode};
 use super::reply::{db_error, json};
 use super::router::ApiRequest;
+use super::router::{handler, Route};
 use super::{dto, server_type, AppState};
 use crate::infra::db::image_predictions::{self, ImagePredictionFilter};
 use crate::infra::db::images::{self, ImageFilter};
@@ -12,6 +14,7 @@ use crate::infra::db::logos::{self, LogoCollection};
 use crate::infra::db::prediction_query::{self, PredictionFilter};
 use crate::infra::db::stats;
 use serde_json::{json, Value};
+use warp::http::Method;
 use warp::reply::Response;
 
 /// `GET /predictions`.
@@ -188,4 +191,133 @@ pub async fn import_image_predictions(
         "image_prediction_import_unavailable",
         "importing image predictions is not available on this service yet",
     ))
+}
+
+/// The routes of this resource, with their documentation.
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::new(
+            Method::GET,
+            "/api/v1/predictions",
+            handler(predictions),
+            Doc {
+                summary: "Predictions",
+                params: &[
+                    PAGE,
+                    COUNT,
+                    BARCODE_Q,
+                    P("value_tag", "string", false, "value tag"),
+                    P("types", "list", false, "prediction types (first 10)"),
+                    SERVER_TYPE,
+                ],
+                body: None,
+                ok: &[200],
+                errors: &[400],
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/api/v1/images",
+            handler(images),
+            Doc {
+                summary: "Images (by default those without image predictions)",
+                params: &[
+                    COUNT,
+                    PAGE,
+                    P(
+                        "with_predictions",
+                        "boolean",
+                        false,
+                        "include images with predictions",
+                    ),
+                    BARCODE_Q,
+                    SERVER_TYPE,
+                ],
+                body: None,
+                ok: &[200],
+                errors: &[400],
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/api/v1/image_predictions",
+            handler(image_predictions),
+            Doc {
+                summary: "Image predictions (by default those without logos)",
+                params: &[
+                    COUNT,
+                    PAGE,
+                    P(
+                        "with_logo",
+                        "boolean",
+                        false,
+                        "include predictions with logos",
+                    ),
+                    BARCODE_Q,
+                    P("type", "string", false, "prediction type"),
+                    P("model_name", "string", false, "model name"),
+                    P("model_version", "string", false, "model version"),
+                    P("min_confidence", "number", false, "minimum max_confidence"),
+                    P("image_id", "string", false, "image id"),
+                    SERVER_TYPE,
+                ],
+                body: None,
+                ok: &[200],
+                errors: &[400],
+            },
+        ),
+        Route::new(
+            Method::POST,
+            "/api/v1/image_predictions/import",
+            handler(import_image_predictions),
+            Doc {
+                summary: "Import image predictions (not available yet)",
+                params: &[],
+                body: Some(image_prediction_import_body),
+                ok: &[200],
+                errors: &[400, 503],
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/api/v1/annotation/collection",
+            handler(logo_collection),
+            Doc {
+                summary: "Logo annotations with image prediction and image",
+                params: &[
+                    BARCODE_Q,
+                    SERVER_TYPE,
+                    P("types", "list", false, "annotation types"),
+                    P("value_tag", "string", false, "value tag"),
+                    PAGE,
+                    COUNT,
+                ],
+                body: None,
+                ok: &[200],
+                errors: &[400],
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/api/v1/products/{barcode}/audit",
+            handler(audit),
+            Doc {
+                summary: "Every prediction, insight, image, image prediction and logo of a product",
+                params: &[BARCODE_PATH, SERVER_TYPE],
+                body: None,
+                ok: &[200],
+                errors: &[400],
+            },
+        ),
+    ]
+}
+
+fn image_prediction_import_body() -> Value {
+    json!({"type": "object", "required": ["predictions"], "properties": {
+        "predictions": {"type": "array", "items": {"type": "object",
+            "required": ["barcode", "image_id", "model_name", "model_version", "data"], "properties": {
+                "barcode": {"type": "string"}, "image_id": {"type": "string"},
+                "model_name": {"type": "string"}, "model_version": {"type": "string"},
+                "data": {"type": "object"},
+                "server_type": {"type": "string", "enum": ["off", "obf", "opff", "opf", "off_pro"]}}}}}})
 }

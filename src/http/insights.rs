@@ -2,17 +2,20 @@
 
 use super::auth::{device_id, parse_auth, voter, Voter};
 use super::countries::countries_param;
+use super::doc::{Doc, BARCODE_PATH, BARCODE_Q, COUNT, COUNTRIES, DEVICE, P, PAGE, SERVER_TYPE};
 use super::error::ApiError;
 use super::params::{barcode_filter, normalize_barcode};
 use super::questions::{body_response, cacheable, cached_json};
 use super::reply::{bytes, db_error, empty, json};
 use super::router::ApiRequest;
+use super::router::{handler, Route};
 use super::{dto, server_type, AppState};
 use crate::infra::db::insight_query::{self, InsightFilter, InsightOrder, VoteExclusion};
 use crate::infra::db::stats;
 use crate::types::ServerType;
 use serde_json::{json, Value};
 use uuid::Uuid;
+use warp::http::Method;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -241,6 +244,124 @@ pub async fn user_statistics(state: AppState, req: ApiRequest) -> Result<Respons
         .await
         .map_err(db_error("counting a user's annotations"))?;
     json(&json!({"count": {"annotations": n}}))
+}
+
+/// The routes of this resource, with their documentation.
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::new(
+            Method::GET,
+            "/api/v1/insights",
+            handler(list),
+            Doc {
+                summary: "Insights",
+                params: &[
+                    COUNT,
+                    PAGE,
+                    P("insight_types", "list", false, "insight types (first 10)"),
+                    BARCODE_Q,
+                    P("annotated", "boolean", false, "annotated or not"),
+                    P("annotation", "integer", false, "annotation value"),
+                    P("value_tag", "string", false, "value tag"),
+                    P("brands", "list", false, "brands (first 10)"),
+                    P("predictor", "string", false, "predictor"),
+                    SERVER_TYPE,
+                    COUNTRIES,
+                    P(
+                        "order_by",
+                        "order_by_insights",
+                        false,
+                        "random or popularity",
+                    ),
+                    P("campaigns", "list", false, "campaigns"),
+                    P("lc", "list", false, "language codes (any)"),
+                    DEVICE,
+                ],
+                body: None,
+                ok: &[200],
+                errors: &[400, 401],
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/api/v1/insights/{barcode}",
+            handler(by_barcode),
+            Doc {
+                summary: "Open insights of a product",
+                params: &[BARCODE_PATH, SERVER_TYPE],
+                body: None,
+                ok: &[200],
+                errors: &[400],
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/api/v1/insights/detail/{insight_id:uuid}",
+            handler(detail),
+            Doc {
+                summary: "One insight",
+                params: &[P("insight_id", "path_uuid", true, "insight id")],
+                body: None,
+                ok: &[200],
+                errors: &[404],
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/api/v1/insights/random",
+            handler(random),
+            Doc {
+                summary: "Random open insights",
+                params: &[
+                    P("type", "string", false, "insight type"),
+                    P("value_tag", "string", false, "value tag"),
+                    COUNT,
+                    P("predictor", "string", false, "predictor"),
+                    SERVER_TYPE,
+                    COUNTRIES,
+                ],
+                body: None,
+                ok: &[200],
+                errors: &[400],
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/api/v1/insights/dump",
+            handler(dump),
+            Doc {
+                summary: "Insights as CSV",
+                params: &[
+                    P(
+                        "insight_types",
+                        "list",
+                        false,
+                        "insight types (required to match anything)",
+                    ),
+                    BARCODE_Q,
+                    P("annotated", "boolean", false, "annotated or not"),
+                    P("value_tag", "string", false, "value tag"),
+                    P("count", "dump_count", false, "maximum rows (0 to 10000)"),
+                    SERVER_TYPE,
+                ],
+                body: None,
+                ok: &[200, 204],
+                errors: &[400],
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/api/v1/users/statistics/{username}",
+            handler(user_statistics),
+            Doc {
+                summary: "Annotations of a user",
+                params: &[P("username", "path", true, "username")],
+                body: None,
+                ok: &[200],
+                errors: &[],
+            },
+        ),
+    ]
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
 //! `/images/logos*`, and `/ann/search` (spec api-db §1.4).
 
 use super::auth::parse_auth;
+use super::doc::{Doc, BARCODE_Q, LOGO_ID_PATH, P, SERVER_TYPE};
 use super::error::ApiError;
 use super::params::barcode_filter;
 use super::reply::{db_error, json};
 use super::router::ApiRequest;
+use super::router::{handler, Route};
 use super::{dto, server_type, AppState};
 use crate::annotation;
 use crate::infra::db::logo_writes::{self, LogoAnnotation};
@@ -14,6 +16,7 @@ use crate::taxonomy::TaxonomyType;
 use crate::text::get_tag;
 use serde_json::{json, Value};
 use std::str::FromStr;
+use warp::http::Method;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -401,6 +404,154 @@ pub async fn ann_search(_state: AppState, req: ApiRequest) -> Result<Response, A
     req.params.int_or("count", 1, Some(500), 100)?;
     server_type(&req)?;
     Err(ApiError::unavailable("index_not_ready", "index not ready"))
+}
+
+/// The routes of this resource, with their documentation.
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::new(
+            Method::GET,
+            "/api/v1/images/logos",
+            handler(by_ids),
+            Doc {
+                summary: "Logos by id",
+                params: &[P("logo_ids", "int_list", true, "logo ids (at most 500)")],
+                body: None,
+                ok: &[200],
+                errors: &[400],
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/api/v1/images/logos/search",
+            handler(search),
+            Doc {
+                summary: "Search logos",
+                params: &[
+                    SERVER_TYPE,
+                    P("count", "logo_count", false, "1 to 2000"),
+                    P("type", "string", false, "annotation type"),
+                    BARCODE_Q,
+                    P("value", "string", false, "annotation value"),
+                    P("taxonomy_value", "string", false, "taxonomy value"),
+                    P("min_confidence", "number", false, "minimum score"),
+                    P("random", "boolean", false, "random order"),
+                    P("annotated", "boolean", false, "annotated or not"),
+                ],
+                body: None,
+                ok: &[200],
+                errors: &[400],
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/api/v1/images/logos/{logo_id:int}",
+            handler(detail),
+            Doc {
+                summary: "One logo",
+                params: &[LOGO_ID_PATH],
+                body: None,
+                ok: &[200],
+                errors: &[404],
+            },
+        ),
+        Route::new(
+            Method::PUT,
+            "/api/v1/images/logos/{logo_id:int}",
+            handler(update),
+            Doc {
+                summary: "Annotate one logo (authenticated)",
+                params: &[LOGO_ID_PATH],
+                body: Some(logo_update_body),
+                ok: &[204],
+                errors: &[400, 401, 403, 404, 503],
+            },
+        ),
+        Route::new(
+            Method::POST,
+            "/api/v1/images/logos/{logo_id:int}/reset",
+            handler(reset),
+            Doc {
+                summary: "Reset a logo annotation",
+                params: &[LOGO_ID_PATH],
+                body: None,
+                ok: &[204],
+                errors: &[404, 503],
+            },
+        ),
+        Route::new(
+            Method::POST,
+            "/api/v1/images/logos/annotate",
+            handler(annotate),
+            Doc {
+                summary: "Annotate logos (authenticated)",
+                params: &[],
+                body: Some(logo_annotate_body),
+                ok: &[200],
+                errors: &[400, 401, 403, 404, 503],
+            },
+        ),
+        Route::new(
+            Method::POST,
+            "/api/v1/images/logos/update",
+            handler(bulk_update),
+            Doc {
+                summary: "Rename logo annotations in bulk",
+                params: &[
+                    P("source_type", "string", true, "current type"),
+                    P("source_value", "string", true, "current value"),
+                    P("target_type", "string", true, "new type"),
+                    P("target_value", "string", true, "new value"),
+                ],
+                body: None,
+                ok: &[200],
+                errors: &[400, 401, 503],
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/api/v1/ann/search",
+            handler(ann_search),
+            Doc {
+                summary: "Nearest logos of a random logo",
+                params: &[P("count", "ann_count", false, "1 to 500"), SERVER_TYPE],
+                body: None,
+                ok: &[200],
+                errors: &[400, 503],
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/api/v1/ann/search/{logo_id:int}",
+            handler(ann_search),
+            Doc {
+                summary: "Nearest logos of a logo",
+                params: &[
+                    LOGO_ID_PATH,
+                    P("count", "ann_count", false, "1 to 500"),
+                    SERVER_TYPE,
+                ],
+                body: None,
+                ok: &[200],
+                errors: &[400, 404, 503],
+            },
+        ),
+    ]
+}
+
+fn logo_update_body() -> Value {
+    json!({"type": "object", "required": ["type"], "properties": {
+        "type": {"type": "string", "minLength": 1}, "value": {"type": ["string", "null"]}}})
+}
+
+fn logo_annotate_body() -> Value {
+    json!({"type": "object", "required": ["annotations"], "properties": {
+        "server_type": {"type": "string", "enum": ["off", "obf", "opff", "opf", "off_pro"]},
+        "annotations": {"type": "array", "items": {"type": "object",
+            "required": ["logo_id", "type", "value"], "properties": {
+                "logo_id": {"type": "integer"},
+                "type": {"type": "string", "enum": LOGO_TYPES},
+                "value": {"type": ["string", "null"]}}}}}})
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cache;
 pub mod catalog;
 pub mod countries;
+pub mod doc;
 pub mod dto;
 pub mod error;
 pub mod insights;

@@ -2,15 +2,18 @@
 //! of an OCR JSON and image crops (spec api-db §1.4, §1.5). Files are fetched only from
 //! the configured image hosts.
 
+use super::doc::{Doc, P, SERVER_TYPE};
 use super::error::ApiError;
 use super::reply::{bytes, json};
 use super::router::ApiRequest;
+use super::router::{handler, Route};
 use super::{server_type, AppState};
 use crate::infra::image_fetch::FetchError;
 use crate::ocr::{self, OcrDocument, DEFAULT_OCR_PREDICTION_TYPES};
 use crate::types::PredictionType;
 use serde_json::json;
 use std::str::FromStr;
+use warp::http::Method;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -236,6 +239,58 @@ pub async fn product_languages(state: AppState, req: ApiRequest) -> Result<Respo
         "percent": counts.iter().map(|(l, n)| json!({"percent": percent(*n), "lang": l})).collect::<Vec<_>>(),
         "image_ids": image_ids,
     }))
+}
+
+/// The routes of this resource, with their documentation.
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::new(
+            Method::GET,
+            "/api/v1/predict/ocr_prediction",
+            handler(ocr_prediction),
+            Doc {
+                summary: "Predictions from an OCR JSON on an image host",
+                params: &[
+                    P("ocr_url", "string", true, "OCR JSON URL"),
+                    SERVER_TYPE,
+                    P("prediction_types", "list", false, "prediction types"),
+                ],
+                body: None,
+                ok: &[200],
+                errors: &[400],
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/api/v1/images/crop",
+            handler(crop),
+            Doc {
+                summary: "JPEG crop of a product image",
+                params: &[
+                    P("image_url", "string", true, "image URL on an image host"),
+                    P("y_min", "number", true, "relative"),
+                    P("x_min", "number", true, "relative"),
+                    P("y_max", "number", true, "relative"),
+                    P("x_max", "number", true, "relative"),
+                ],
+                body: None,
+                ok: &[200],
+                errors: &[400],
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/api/v1/predict/lang/product",
+            handler(product_languages),
+            Doc {
+                summary: "Languages of a product's images (image_lang predictions)",
+                params: &[P("barcode", "string", true, "product barcode"), SERVER_TYPE],
+                body: None,
+                ok: &[200],
+                errors: &[400],
+            },
+        ),
+    ]
 }
 
 #[cfg(test)]

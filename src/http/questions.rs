@@ -3,10 +3,15 @@
 use super::auth::{device_id, parse_auth, voter};
 use super::cache::{QuestionCandidate, QuestionPool};
 use super::countries::countries_param;
+use super::doc::{
+    Doc, BARCODE_PATH, COUNT, COUNTRIES, DEVICE, INSIGHT_TYPES, LANG, P, PAGE, QUESTION_LIST,
+    SERVER_TYPE,
+};
 use super::error::ApiError;
 use super::params::normalize_barcode;
 use super::reply::{db_error, json};
 use super::router::ApiRequest;
+use super::router::{handler, Route};
 use super::{server_type, AppState};
 use crate::infra::db::insight_query::{self, InsightFilter, InsightOrder, VoteExclusion};
 use crate::infra::db::rows::InsightRow;
@@ -14,6 +19,7 @@ use crate::infra::db::stats;
 use crate::questions::{self, InsightView, Question, QuestionContext};
 use crate::types::ServerType;
 use serde_json::json;
+use warp::http::Method;
 use warp::reply::Response;
 
 /// Robotoff caps the counts of question listings at this value.
@@ -365,4 +371,139 @@ pub async fn format_all(
         }
     }
     Ok(out)
+}
+
+/// The routes of this resource, with their documentation.
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::new(
+            Method::GET,
+            "/api/v1/questions/{barcode}",
+            handler(by_barcode),
+            Doc {
+                summary: "Questions about one product",
+                params: &[
+                    BARCODE_PATH,
+                    COUNT,
+                    LANG,
+                    SERVER_TYPE,
+                    INSIGHT_TYPES,
+                    DEVICE,
+                ],
+                body: None,
+                ok: &[200],
+                errors: &[400, 401],
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/api/v1/questions",
+            handler(|s, q| collection(s, q, None)),
+            Doc {
+                summary: "Questions, by popularity, randomly or by confidence",
+                params: &[
+                    P(
+                        "order_by",
+                        "order_by_questions",
+                        false,
+                        "popularity (default), random or confidence",
+                    ),
+                    PAGE,
+                    COUNT,
+                    LANG,
+                    INSIGHT_TYPES,
+                    P("value_tag", "string", false, "value tag"),
+                    P("brands", "list", false, "brand tags (any, first 10)"),
+                    P(
+                        "reserved_barcode",
+                        "boolean",
+                        false,
+                        "include reserved barcodes",
+                    ),
+                    SERVER_TYPE,
+                    COUNTRIES,
+                    P("campaigns", "list", false, "campaigns (all must match)"),
+                    P("campaign", "string", false, "deprecated single campaign"),
+                    P(
+                        "with_image",
+                        "boolean",
+                        false,
+                        "only insights with (or without) an image",
+                    ),
+                    P("predictor", "string", false, "predictor"),
+                    DEVICE,
+                ],
+                body: None,
+                ok: &[200],
+                errors: &[400, 401],
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/api/v1/questions/random",
+            handler(|s, q| collection(s, q, Some(InsightOrder::Random))),
+            Doc {
+                summary: "Random questions (biased towards voted ones)",
+                params: QUESTION_LIST,
+                body: None,
+                ok: &[200],
+                errors: &[400, 401],
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/api/v1/questions/popular",
+            handler(|s, q| collection(s, q, Some(InsightOrder::Popularity))),
+            Doc {
+                summary: "Questions about the most scanned products",
+                params: QUESTION_LIST,
+                body: None,
+                ok: &[200],
+                errors: &[400, 401],
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/api/v1/questions/unanswered",
+            handler(unanswered),
+            Doc {
+                summary: "Open questions grouped by value tag",
+                params: &[
+                    PAGE,
+                    COUNT,
+                    P("type", "string", false, "insight type"),
+                    COUNTRIES,
+                    P(
+                        "reserved_barcode",
+                        "boolean",
+                        false,
+                        "only reserved barcodes when true",
+                    ),
+                    SERVER_TYPE,
+                    P("campaigns", "list", false, "campaigns"),
+                    P("campaign", "string", false, "deprecated single campaign"),
+                    P("predictor", "string", false, "predictor"),
+                ],
+                body: None,
+                ok: &[200],
+                errors: &[400],
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/api/v1/questions/counts",
+            handler(counts),
+            Doc {
+                summary: "Open questions per barcode (up to 100 barcodes)",
+                params: &[
+                    P("barcodes", "list", true, "barcodes"),
+                    SERVER_TYPE,
+                    INSIGHT_TYPES,
+                ],
+                body: None,
+                ok: &[200],
+                errors: &[400],
+            },
+        ),
+    ]
 }

@@ -2,6 +2,7 @@
 //! win over variables, trailing slashes ignored, 404/405, CORS as Robotoff's Falcon
 //! middleware answers it, and the request value handlers receive.
 
+use super::doc::Doc;
 use super::error::ApiError;
 use super::params::Params;
 use super::AppState;
@@ -140,12 +141,14 @@ impl Segment {
 pub struct Route {
     pub method: Method,
     pub template: &'static str,
+    /// What the OpenAPI document says of it.
+    pub doc: Doc,
     segments: Vec<Segment>,
     handler: Handler,
 }
 
 impl Route {
-    pub fn new(method: Method, template: &'static str, handler: Handler) -> Route {
+    pub fn new(method: Method, template: &'static str, handler: Handler, doc: Doc) -> Route {
         let segments = template
             .trim_matches('/')
             .split('/')
@@ -154,6 +157,7 @@ impl Route {
         Route {
             method,
             template,
+            doc,
             segments,
             handler,
         }
@@ -347,23 +351,42 @@ fn decode_segment(s: &str) -> String {
 mod tests {
     use super::*;
 
+    const DOC: Doc = Doc {
+        summary: "test route",
+        params: &[],
+        body: None,
+        ok: &[200],
+        errors: &[],
+    };
+
     fn noop() -> Handler {
         handler(|_s, _r| async { Ok(StatusCode::OK.into_response()) })
     }
 
     fn router() -> Router {
         Router::new(vec![
-            Route::new(Method::GET, "/api/v1/questions/{barcode}", noop()),
-            Route::new(Method::GET, "/api/v1/questions/random", noop()),
+            Route::new(Method::GET, "/api/v1/questions/{barcode}", noop(), DOC),
+            Route::new(Method::GET, "/api/v1/questions/random", noop(), DOC),
             Route::new(
                 Method::GET,
                 "/api/v1/insights/detail/{insight_id:uuid}",
                 noop(),
+                DOC,
             ),
-            Route::new(Method::POST, "/api/v1/insights/annotate", noop()),
-            Route::new(Method::GET, "/api/v1/images/logos/{logo_id:int}", noop()),
-            Route::new(Method::PUT, "/api/v1/images/logos/{logo_id:int}", noop()),
-            Route::new(Method::GET, "/api/v1/images/logos/search", noop()),
+            Route::new(Method::POST, "/api/v1/insights/annotate", noop(), DOC),
+            Route::new(
+                Method::GET,
+                "/api/v1/images/logos/{logo_id:int}",
+                noop(),
+                DOC,
+            ),
+            Route::new(
+                Method::PUT,
+                "/api/v1/images/logos/{logo_id:int}",
+                noop(),
+                DOC,
+            ),
+            Route::new(Method::GET, "/api/v1/images/logos/search", noop(), DOC),
         ])
     }
 

@@ -1,169 +1,103 @@
-//! Every route of the API: method, path template and handler. The same table labels
-//! metrics and is checked against the OpenAPI document.
+//! Every route of the API: each resource module declares its routes (method, path
+//! template, handler, documentation); the OpenAPI document is built from them once. The
+//! same table labels metrics.
 
+use super::doc::Doc;
+use super::openapi::{self, Operation};
+use super::reply::json;
 use super::router::{handler, Route, Router};
 use super::{annotate, catalog, insights, logos, predict, questions, system, webhook};
-use crate::infra::db::insight_query::InsightOrder;
+use std::sync::Arc;
 use warp::http::Method;
+
+const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
+const OPENAPI_DOC: Doc = Doc {
+    summary: "This document",
+    params: &[],
+    body: None,
+    ok: &[200],
+    errors: &[],
+};
 
 /// The router of the whole API.
 pub fn router() -> Router {
-    let get = Method::GET;
-    let post = Method::POST;
-    let put = Method::PUT;
-    let r = |m: &Method, t: &'static str, h| Route::new(m.clone(), t, h);
-    Router::new(vec![
-        r(&get, "/api/v1/status", handler(system::status)),
-        r(&get, "/api/v1/health", handler(system::health_route)),
-        r(&get, "/robots.txt", handler(system::robots)),
-        r(
-            &get,
-            "/api/v1/products/dataset",
-            handler(system::dataset_etag),
-        ),
-        r(
-            &post,
-            "/api/v1/products/dataset",
-            handler(system::dataset_refresh),
-        ),
-        r(&post, "/api/v1/batch/import", handler(system::batch_import)),
-        r(
-            &get,
-            "/api/v1/openapi.json",
-            handler(super::openapi::document),
-        ),
-        // Questions
-        r(
-            &get,
-            "/api/v1/questions/{barcode}",
-            handler(questions::by_barcode),
-        ),
-        r(
-            &get,
-            "/api/v1/questions",
-            handler(|s, q| questions::collection(s, q, None)),
-        ),
-        r(
-            &get,
-            "/api/v1/questions/random",
-            handler(|s, q| questions::collection(s, q, Some(InsightOrder::Random))),
-        ),
-        r(
-            &get,
-            "/api/v1/questions/popular",
-            handler(|s, q| questions::collection(s, q, Some(InsightOrder::Popularity))),
-        ),
-        r(
-            &get,
-            "/api/v1/questions/unanswered",
-            handler(questions::unanswered),
-        ),
-        r(&get, "/api/v1/questions/counts", handler(questions::counts)),
-        // Insights
-        r(&get, "/api/v1/insights", handler(insights::list)),
-        r(
-            &get,
-            "/api/v1/insights/{barcode}",
-            handler(insights::by_barcode),
-        ),
-        r(
-            &get,
-            "/api/v1/insights/detail/{insight_id:uuid}",
-            handler(insights::detail),
-        ),
-        r(&get, "/api/v1/insights/random", handler(insights::random)),
-        r(
-            &post,
-            "/api/v1/insights/annotate",
-            handler(annotate::annotate),
-        ),
-        r(&get, "/api/v1/insights/dump", handler(insights::dump)),
-        r(
-            &get,
-            "/api/v1/users/statistics/{username}",
-            handler(insights::user_statistics),
-        ),
-        // Predictions, images
-        r(&get, "/api/v1/predictions", handler(catalog::predictions)),
-        r(&get, "/api/v1/images", handler(catalog::images)),
-        r(
-            &get,
-            "/api/v1/image_predictions",
-            handler(catalog::image_predictions),
-        ),
-        r(
-            &post,
-            "/api/v1/image_predictions/import",
-            handler(catalog::import_image_predictions),
-        ),
-        r(
-            &get,
-            "/api/v1/annotation/collection",
-            handler(catalog::logo_collection),
-        ),
-        r(
-            &get,
-            "/api/v1/products/{barcode}/audit",
-            handler(catalog::audit),
-        ),
-        r(
-            &get,
-            "/api/v1/predict/ocr_prediction",
-            handler(predict::ocr_prediction),
-        ),
-        r(&get, "/api/v1/images/crop", handler(predict::crop)),
-        // Webhook adapter
-        r(&post, "/api/v1/webhook/product", handler(webhook::product)),
-        r(
-            &post,
-            "/api/v1/images/import",
-            handler(webhook::import_image),
-        ),
-        r(
-            &get,
-            "/api/v1/predict/lang/product",
-            handler(predict::product_languages),
-        ),
-        // Logos
-        r(&get, "/api/v1/images/logos", handler(logos::by_ids)),
-        r(&get, "/api/v1/images/logos/search", handler(logos::search)),
-        r(
-            &get,
-            "/api/v1/images/logos/{logo_id:int}",
-            handler(logos::detail),
-        ),
-        r(
-            &put,
-            "/api/v1/images/logos/{logo_id:int}",
-            handler(logos::update),
-        ),
-        r(
-            &post,
-            "/api/v1/images/logos/{logo_id:int}/reset",
-            handler(logos::reset),
-        ),
-        r(
-            &post,
-            "/api/v1/images/logos/annotate",
-            handler(logos::annotate),
-        ),
-        r(
-            &post,
-            "/api/v1/images/logos/update",
-            handler(logos::bulk_update),
-        ),
-        r(&get, "/api/v1/ann/search", handler(logos::ann_search)),
-        r(
-            &get,
-            "/api/v1/ann/search/{logo_id:int}",
-            handler(logos::ann_search),
-        ),
-    ])
+    let mut routes: Vec<Route> = [
+        system::routes(),
+        questions::routes(),
+        insights::routes(),
+        annotate::routes(),
+        catalog::routes(),
+        predict::routes(),
+        webhook::routes(),
+        logos::routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let document = Arc::new(openapi::build(
+        routes
+            .iter()
+            .map(|r| Operation {
+                method: r.method.as_str().to_ascii_lowercase(),
+                path: r.openapi_path(),
+                doc: &r.doc,
+            })
+            .chain(std::iter::once(Operation {
+                method: "get".into(),
+                path: OPENAPI_PATH.into(),
+                doc: &OPENAPI_DOC,
+            })),
+    ));
+    routes.push(Route::new(
+        Method::GET,
+        OPENAPI_PATH,
+        handler(move |_, _| {
+            let document = document.clone();
+            async move { json(&document) }
+        }),
+        OPENAPI_DOC,
+    ));
+    Router::new(routes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each route is in the document with its method, and each of its path variables is
+    /// documented as a path parameter.
+    #[test]
+    fn every_route_is_documented_with_its_path_variables() {
+        let r = router();
+        let doc = openapi::build(r.routes().iter().map(|route| Operation {
+            method: route.method.as_str().to_ascii_lowercase(),
+            path: route.openapi_path(),
+            doc: &route.doc,
+        }));
+        let mut operations = 0;
+        for route in r.routes() {
+            let path = route.openapi_path();
+            let method = route.method.as_str().to_ascii_lowercase();
+            let op = &doc["paths"][&path][&method];
+            assert!(op.is_object(), "{method} {path} is not documented");
+            operations += 1;
+            let variables: Vec<&str> = path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+                .collect();
+            for v in variables {
+                let documented = op["parameters"]
+                    .as_array()
+                    .is_some_and(|ps| ps.iter().any(|p| p["name"] == v && p["in"] == "path"));
+                assert!(
+                    documented,
+                    "{method} {path}: path variable {v} not documented"
+                );
+            }
+        }
+        assert_eq!(operations, 40, "routes of the API");
+    }
 
     #[test]
     fn paths_map_to_templates() {

@@ -2,13 +2,16 @@
 //! the product dataset and batch imports.
 
 use super::auth::check_bearer;
+use super::doc::{Doc, P};
 use super::error::ApiError;
 use super::reply;
 use super::router::ApiRequest;
+use super::router::{handler, Route};
 use super::AppState;
 use chrono::Utc;
 use serde::Serialize;
 use std::time::{Duration, Instant};
+use warp::http::Method;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
@@ -195,4 +198,85 @@ async fn redis_ping(client: &redis::Client) -> Result<String, String> {
         .await
         .map(|pong| format!("Redis ok ({pong})"))
         .map_err(|e| format!("Redis ping failed: {e}"))
+}
+
+/// The routes of this resource, with their documentation.
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::new(
+            Method::GET,
+            "/api/v1/status",
+            handler(status),
+            Doc {
+                summary: "Service status",
+                params: &[],
+                body: None,
+                ok: &[200],
+                errors: &[],
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/api/v1/health",
+            handler(health_route),
+            Doc {
+                summary: "Health of each dependency",
+                params: &[],
+                body: None,
+                ok: &[200],
+                errors: &[500],
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/robots.txt",
+            handler(robots),
+            Doc {
+                summary: "Crawling policy",
+                params: &[],
+                body: None,
+                ok: &[200],
+                errors: &[],
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/api/v1/products/dataset",
+            handler(dataset_etag),
+            Doc {
+                summary: "Tag of the local product dump",
+                params: &[],
+                body: None,
+                ok: &[200],
+                errors: &[],
+            },
+        ),
+        Route::new(
+            Method::POST,
+            "/api/v1/products/dataset",
+            handler(dataset_refresh),
+            Doc {
+                summary: "Refresh the product dump (not available: use import-products)",
+                params: &[],
+                body: None,
+                ok: &[200],
+                errors: &[503],
+            },
+        ),
+        Route::new(
+            Method::POST,
+            "/api/v1/batch/import",
+            handler(batch_import),
+            Doc {
+                summary: "Import batch job results (bearer token)",
+                params: &[
+                    P("job_type", "string", true, "ingredients_spellcheck"),
+                    P("batch_dir", "string", true, "batch directory"),
+                ],
+                body: None,
+                ok: &[200],
+                errors: &[400, 401, 503],
+            },
+        ),
+    ]
 }

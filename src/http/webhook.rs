@@ -2,9 +2,11 @@
 //! it published its Redis streams, mapped onto the same durable jobs as the update
 //! listener. Off unless `http.webhooks` is set; then both routes answer 404.
 
+use super::doc::{Doc, P};
 use super::error::ApiError;
 use super::reply;
 use super::router::ApiRequest;
+use super::router::{handler, Route};
 use super::AppState;
 use crate::events::update_dedupe_key;
 use crate::infra::db::jobs;
@@ -13,6 +15,7 @@ use crate::jobs::{JobKind, NewJob, Priority};
 use crate::types::{is_digit_id, ServerType};
 use serde_json::{json, Value};
 use std::time::Duration;
+use warp::http::Method;
 use warp::reply::Response;
 
 const DEFAULT_SERVER_DOMAIN: &str = "api.openfoodfacts.org";
@@ -157,6 +160,57 @@ pub async fn import_image(state: AppState, req: ApiRequest) -> Result<Response, 
         .for_product(barcode, server_type)
         .payload(json!({"image_id": image_id}));
     schedule(&state, job).await
+}
+
+/// The routes of this resource, with their documentation.
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::new(
+            Method::POST,
+            "/api/v1/webhook/product",
+            handler(product),
+            Doc {
+            summary:
+                "Product Opener webhook: a product was updated or deleted (off unless http.webhooks)",
+            params: &[
+                P("barcode", "string", true, "product barcode"),
+                P("action", "string", true, "updated or deleted"),
+                P(
+                    "server_domain",
+                    "string",
+                    true,
+                    "e.g. api.openfoodfacts.org",
+                ),
+                P("diffs", "string", true, "JSON of the changes"),
+            ],
+            body: None,
+            ok: &[200],
+            errors: &[400, 404],
+            },
+        ),
+        Route::new(
+            Method::POST,
+            "/api/v1/images/import",
+            handler(import_image),
+            Doc {
+            summary: "Product Opener webhook: an image was uploaded (off unless http.webhooks)",
+            params: &[
+                P("barcode", "string", true, "product barcode"),
+                P("image_url", "string", true, "URL of the image"),
+                P("ocr_url", "string", true, "URL of its OCR document"),
+                P(
+                    "server_domain",
+                    "string",
+                    false,
+                    "default api.openfoodfacts.org",
+                ),
+            ],
+            body: None,
+            ok: &[200],
+            errors: &[400, 404],
+            },
+        ),
+    ]
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Translations of the question texts: gettext `.po` catalogs read from
 //! `<data dir>/i18n/<lang>.po`, looked up by exact language code (spec api-db §5.2).
+//! Depends on nothing in the crate.
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -1,4 +1,5 @@
-//! Job vocabulary: kinds, priorities, retry policy. Execution lives in the product shards.
+//! Job vocabulary: kinds, priorities, retry policy, duplicate collapsing. What each kind
+//! does is `pipeline`; the queue's SQL is `infra::db::jobs`. Uses only `types`.
 
 use crate::types::ServerType;
 use serde::{Deserialize, Serialize};

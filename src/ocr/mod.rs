@@ -1,5 +1,6 @@
 //! OCR prediction extraction: Cloud Vision documents (or plain text) in, predictions out,
-//! one extractor per prediction type, run in Robotoff's order.
+//! one extractor per prediction type, run in Robotoff's order. Pure: data files are read
+//! through [`OcrResources`]. Uses `taxonomy`, `text`, `types`.
 
 pub mod brand;
 pub mod category;

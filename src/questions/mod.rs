@@ -1,5 +1,6 @@
 //! Questions: an open insight formatted as a yes/no question for annotation tools,
 //! with the localized question text, the localized value and image URLs (spec api-db §5).
+//! Pure; uses `i18n`, `taxonomy`, `types`.
 
 mod images;
 

@@ -1,4 +1,5 @@
-//! Open Food Facts taxonomies: loading, node graph queries and tag-to-id mapping.
+//! Open Food Facts taxonomies: loading, node graph queries and tag-to-id mapping, and the
+//! registry that swaps a refreshed taxonomy into every holder. Uses only `text`.
 
 mod graph;
 mod load;

@@ -1,5 +1,6 @@
 //! Text utilities shared by extractors: ASCII folding, Open Food Facts tags, accent
-//! stripping, code-point offsets, and the flashtext keyword processor.
+//! stripping, code-point offsets, and the flashtext keyword processor. The ground floor:
+//! depends on nothing in the crate.
 
 pub mod flashtext;
 mod fold_table;

@@ -1,6 +1,7 @@
 //! Domain vocabulary shared by every layer: server types, prediction and insight types,
 //! the `Prediction` produced by extractors and models, the `Insight` built from them,
-//! and the `Product` they are checked against.
+//! the `Product` they are checked against, and the edits sent to Product Opener. Uses
+//! only `text`.
 
 mod edit;
 mod insight;

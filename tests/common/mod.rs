@@ -2,8 +2,8 @@
 //! pointing at it, the app on port 0, bounded waiting.
 #![allow(dead_code)]
 
+pub mod dump;
 pub mod po;
-pub mod static_files;
 
 use robotoff::app::App;
 use robotoff::config::{Overrides, Settings};
@@ -143,4 +143,18 @@ pub fn http() -> reqwest::Client {
         .timeout(Duration::from_secs(30))
         .build()
         .expect("http client")
+}
+
+/// Sets the modification time of `path`.
+pub fn set_mtime(path: &std::path::Path, t: std::time::SystemTime) {
+    std::fs::File::open(path)
+        .and_then(|f| f.set_modified(t))
+        .expect("set mtime");
+}
+
+/// The modification time of `path`.
+pub fn mtime(path: &std::path::Path) -> std::time::SystemTime {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .expect("mtime")
 }

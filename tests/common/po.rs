@@ -1,12 +1,24 @@
-//! A stand-in for Product Opener: a local HTTP server that answers the product API and
-//! the write endpoints like Product Opener does, and records every request it receives.
+//! The Product Opener stand-in for tests and benchmarks: one local HTTP server that
+//! answers like Product Opener's flavors (product API v2 and v3.4, the write endpoints),
+//! its image host (OCR JSON) and its static host (taxonomies, the product dump, with
+//! `Last-Modified` and `ETag`), with a switch that makes it go down, and a record of
+//! every request it receives.
+//!
+//! Paths may start with a flavor (`/obf/api/v2/product/...`); without one they are
+//! `off`'s. [`ProductOpenerStandIn::point`] sets every flavor's URLs of a settings value.
+#![allow(dead_code)]
 
+use chrono::Utc;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use warp::http::StatusCode;
+use std::time::SystemTime;
+use warp::http::{Response, StatusCode};
 use warp::Filter;
+
+/// The flavors, as the first segment of their API paths.
+pub const FLAVORS: [&str; 5] = ["off", "obf", "opff", "opf", "off_pro"];
 
 /// One request as received.
 #[derive(Debug, Clone)]
@@ -42,11 +54,28 @@ impl Recorded {
     }
 }
 
+/// A file of the static host.
+#[derive(Clone)]
+pub struct Served {
+    pub body: Vec<u8>,
+    pub last_modified: Option<SystemTime>,
+    pub etag: Option<String>,
+}
+
 #[derive(Default)]
 struct State {
     requests: Vec<Recorded>,
-    products: HashMap<String, Value>,
+    /// (flavor, code) → product.
+    products: HashMap<(String, String), Value>,
+    /// Answers every other code of `off` with this product (its `code` replaced).
+    any_product: Option<Value>,
     product_types: HashMap<String, (bool, String)>,
+    /// Path → OCR JSON of the image host.
+    ocr: HashMap<String, Vec<u8>>,
+    /// OCR JSON of every other `/images/....json` path.
+    any_ocr: Option<Vec<u8>>,
+    files: HashMap<String, Served>,
+    down: bool,
     write_status: Option<u16>,
     read_status: Option<u16>,
     patch_errors: Option<Value>,
@@ -56,11 +85,13 @@ struct State {
 /// The running stand-in. Dropping it stops the server.
 pub struct ProductOpenerStandIn {
     pub url: String,
+    pub addr: SocketAddr,
     state: Arc<Mutex<State>>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-fn map(v: Value) -> BTreeMap<String, String> {
+/// `{"a": "b"}` → form map, for assertions.
+pub fn form(v: Value) -> BTreeMap<String, String> {
     v.as_object()
         .map(|m| {
             m.iter()
@@ -77,9 +108,41 @@ fn map(v: Value) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-/// `{"a": "b"}` → form map, for assertions.
-pub fn form(v: Value) -> BTreeMap<String, String> {
-    map(v)
+/// An HTTP date (`Last-Modified`).
+pub fn http_date(t: SystemTime) -> String {
+    chrono::DateTime::<Utc>::from(t)
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string()
+}
+
+/// A product as the v2 API holds it: food, French, sold in France, with `images`.
+pub fn product_json(code: &str, product_type: &str, images: Value) -> Value {
+    json!({
+        "code": code,
+        "product_type": product_type,
+        "lang": "fr",
+        "countries_tags": ["en:france"],
+        "images": images,
+    })
+}
+
+/// The real Cloud Vision document of product 0890000001202, image 1.
+pub fn real_ocr_document() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/conformance/real_docs/0890000001202_1.json"
+    ))
+    .expect("real OCR document")
+}
+
+type Answer = Response<Vec<u8>>;
+
+fn json_answer(status: u16, body: &Value) -> Answer {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", "application/json")
+        .body(body.to_string().into_bytes())
+        .expect("response")
 }
 
 impl ProductOpenerStandIn {
@@ -111,12 +174,9 @@ impl ProductOpenerStandIn {
                         body: body.to_vec(),
                     };
                     let mut s = st.lock().expect("stand-in state");
-                    let (status, body) = answer(&s, &recorded);
+                    let answer = answer(&s, &recorded);
                     s.requests.push(recorded);
-                    warp::reply::with_status(
-                        warp::reply::json(&body),
-                        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                    )
+                    answer
                 },
             );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -130,6 +190,7 @@ impl ProductOpenerStandIn {
         tokio::spawn(server.run());
         ProductOpenerStandIn {
             url: format!("http://{addr}"),
+            addr,
             state,
             _stop: tx,
         }
@@ -139,20 +200,73 @@ impl ProductOpenerStandIn {
         f(&mut self.state.lock().expect("stand-in state"))
     }
 
-    /// Serves `product` (a product object, `code` included) from the product APIs.
+    /// Points every flavor of `settings` here: API under `/<flavor>`, images and static
+    /// files at the root.
+    pub fn point(&self, settings: &mut robotoff::config::Settings) {
+        let po = &mut settings.product_opener;
+        for (name, flavor) in [
+            ("off", &mut po.off),
+            ("obf", &mut po.obf),
+            ("opff", &mut po.opff),
+            ("opf", &mut po.opf),
+            ("off_pro", &mut po.off_pro),
+        ] {
+            flavor.api_url = format!("{}/{name}", self.url);
+            flavor.images_url = self.url.clone();
+            flavor.static_url = self.url.clone();
+        }
+    }
+
+    /// Serves `product` (a product object, `code` included) as an `off` product.
     pub fn set_product(&self, product: Value) {
+        self.put("off", product);
+    }
+
+    /// Serves `product` on `flavor`.
+    pub fn put(&self, flavor: &str, product: Value) {
         let code = product["code"].as_str().expect("product code").to_string();
-        self.with(|s| s.products.insert(code, product));
+        self.with(|s| s.products.insert((flavor.to_string(), code), product));
+    }
+
+    /// `code` is no longer a product of `flavor`.
+    pub fn remove(&self, flavor: &str, code: &str) {
+        self.with(|s| s.products.remove(&(flavor.to_string(), code.to_string())));
+    }
+
+    /// Every code without a product of its own is an `off` product like `template`.
+    pub fn serve_any_product(&self, template: Value) {
+        self.with(|s| s.any_product = Some(template));
     }
 
     /// What the v3.4 product-type lookup answers for `code`: `Ok(type)` a product of
-    /// this flavor, `Err(type)` a product of another flavor.
+    /// the asked flavor, `Err(type)` a product of another flavor. Without an answer set,
+    /// the lookup follows the products served (the flavor holding the code).
     pub fn set_product_type(&self, code: &str, answer: Result<&str, &str>) {
         let entry = match answer {
             Ok(t) => (true, t.to_string()),
             Err(t) => (false, t.to_string()),
         };
         self.with(|s| s.product_types.insert(code.to_string(), entry));
+    }
+
+    /// The image host serves `document` at `path` (`/images/products/.../1.json`).
+    pub fn serve_ocr(&self, path: &str, document: Vec<u8>) {
+        self.with(|s| s.ocr.insert(path.to_string(), document));
+    }
+
+    /// The image host serves `document` for every OCR path.
+    pub fn serve_ocr_for_every_image(&self, document: Vec<u8>) {
+        self.with(|s| s.any_ocr = Some(document));
+    }
+
+    /// The static host serves `served` at `path`.
+    pub fn serve_file(&self, path: &str, served: Served) {
+        self.with(|s| s.files.insert(path.to_string(), served));
+    }
+
+    /// Down: every API read and write answers 503 (images and static files still answer).
+    pub fn set_down(&self, down: bool) {
+        self.with(|s| s.down = down);
     }
 
     /// Every write answers with this status (`None`: normal answers).
@@ -179,12 +293,42 @@ impl ProductOpenerStandIn {
         self.with(|s| s.requests.clone())
     }
 
-    /// Requests other than GET.
+    /// Requests other than GET and HEAD.
     pub fn writes(&self) -> Vec<Recorded> {
         self.requests()
             .into_iter()
-            .filter(|r| r.method != "GET")
+            .filter(|r| r.method != "GET" && r.method != "HEAD")
             .collect()
+    }
+
+    /// Requests of `method` to `path`.
+    pub fn count(&self, method: &str, path: &str) -> usize {
+        self.with(|s| {
+            s.requests
+                .iter()
+                .filter(|r| r.method == method && r.path == path)
+                .count()
+        })
+    }
+
+    /// Requests of `method`.
+    pub fn count_method(&self, method: &str) -> usize {
+        self.with(|s| s.requests.iter().filter(|r| r.method == method).count())
+    }
+
+    /// Requests to the product APIs (any flavor, any version).
+    pub fn api_calls(&self) -> usize {
+        self.with(|s| {
+            s.requests
+                .iter()
+                .filter(|r| split_flavor(&r.path).1.starts_with("/api/"))
+                .count()
+        })
+    }
+
+    /// Requests for OCR documents.
+    pub fn ocr_hits(&self) -> usize {
+        self.with(|s| s.requests.iter().filter(|r| is_ocr_path(&r.path)).count())
     }
 
     pub fn clear(&self) {
@@ -192,72 +336,156 @@ impl ProductOpenerStandIn {
     }
 }
 
-fn answer(s: &State, r: &Recorded) -> (u16, Value) {
-    let is_read = r.method == "GET";
+fn is_ocr_path(path: &str) -> bool {
+    path.starts_with("/images/") && path.ends_with(".json")
+}
+
+/// The flavor a path starts with (default `off`) and the rest of the path.
+fn split_flavor(path: &str) -> (&str, &str) {
+    for flavor in FLAVORS {
+        if let Some(rest) = path
+            .strip_prefix('/')
+            .and_then(|p| p.strip_prefix(flavor))
+            .filter(|r| r.starts_with('/'))
+        {
+            return (flavor, rest);
+        }
+    }
+    ("off", path)
+}
+
+fn product_of(s: &State, flavor: &str, code: &str) -> Option<Value> {
+    if let Some(p) = s.products.get(&(flavor.to_string(), code.to_string())) {
+        return Some(p.clone());
+    }
+    let held_elsewhere = s.products.keys().any(|(_, c)| c == code);
+    match &s.any_product {
+        Some(template) if flavor == "off" && !held_elsewhere => {
+            let mut p = template.clone();
+            p["code"] = json!(code);
+            Some(p)
+        }
+        _ => None,
+    }
+}
+
+/// The flavor holding `code` and its product type, if any flavor does.
+fn home_of(s: &State, code: &str) -> Option<(String, String)> {
+    let held = s.products.iter().find(|((_, c), _)| c == code);
+    let (flavor, product) = match held {
+        Some(((f, _), p)) => (f.clone(), p.clone()),
+        None => ("off".to_string(), product_of(s, "off", code)?),
+    };
+    let t = product["product_type"]
+        .as_str()
+        .unwrap_or("food")
+        .to_string();
+    Some((flavor, t))
+}
+
+fn static_file(file: &Served, head: bool) -> Answer {
+    let mut builder = Response::builder()
+        .status(StatusCode::OK)
+        .header("content-length", file.body.len().to_string());
+    if let Some(t) = file.last_modified {
+        builder = builder.header("last-modified", http_date(t));
+    }
+    if let Some(etag) = &file.etag {
+        builder = builder.header("etag", format!("\"{etag}\""));
+    }
+    let body = if head { Vec::new() } else { file.body.clone() };
+    builder.body(body).expect("response")
+}
+
+fn answer(s: &State, r: &Recorded) -> Answer {
+    let is_read = r.method == "GET" || r.method == "HEAD";
+    if let Some(file) = s.files.get(&r.path) {
+        if is_read {
+            return static_file(file, r.method == "HEAD");
+        }
+    }
+    if is_read && is_ocr_path(&r.path) {
+        return match s.ocr.get(&r.path).or(s.any_ocr.as_ref()) {
+            Some(doc) => Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "application/json")
+                .body(doc.clone())
+                .expect("response"),
+            None => json_answer(404, &json!({"error": "no such image"})),
+        };
+    }
+    if s.down {
+        return json_answer(503, &json!({"error": "stand-in is down"}));
+    }
     if is_read {
         if let Some(status) = s.read_status {
-            return (status, json!({"error": "stand-in read failure"}));
+            return json_answer(status, &json!({"error": "stand-in read failure"}));
         }
     } else if let Some(status) = s.write_status {
-        return (status, json!({"error": "stand-in write failure"}));
+        return json_answer(status, &json!({"error": "stand-in write failure"}));
     } else if let Some((text, status)) = &s.fail_containing {
         let body = String::from_utf8_lossy(&r.body);
         let decoded: String = serde_urlencoded::from_str::<Vec<(String, String)>>(&body)
             .map(|f| f.into_iter().map(|(k, v)| format!("{k}={v}&")).collect())
             .unwrap_or_default();
         if body.contains(text.as_str()) || decoded.contains(text.as_str()) {
-            return (*status, json!({"error": "stand-in write failure"}));
+            return json_answer(*status, &json!({"error": "stand-in write failure"}));
         }
     }
-    let path = r.path.as_str();
+    let (flavor, path) = split_flavor(&r.path);
     if let Some(code) = path.strip_prefix("/api/v2/product/") {
-        return match s.products.get(code) {
-            Some(p) => (
+        return match product_of(s, flavor, code) {
+            Some(p) => json_answer(
                 200,
-                json!({"code": code, "product": p, "status": 1, "status_verbose": "product found"}),
+                &json!({"code": code, "product": p, "status": 1, "status_verbose": "product found"}),
             ),
-            None => (
+            None => json_answer(
                 404,
-                json!({"code": code, "status": 0, "status_verbose": "product not found"}),
+                &json!({"code": code, "status": 0, "status_verbose": "product not found"}),
             ),
         };
     }
     if let Some(code) = path.strip_prefix("/api/v3.4/product/") {
-        return match s.product_types.get(code) {
-            Some((true, t)) => (
+        let answer = match s.product_types.get(code) {
+            Some((true, t)) => Some((flavor.to_string(), t.clone())),
+            Some((false, t)) => Some((String::new(), t.clone())),
+            None => home_of(s, code),
+        };
+        return match answer {
+            Some((home, t)) if home == flavor => json_answer(
                 200,
-                json!({"status": "success", "product": {"product_type": t}}),
+                &json!({"status": "success", "product": {"product_type": t}}),
             ),
-            Some((false, t)) => (
+            Some((_, t)) => json_answer(
                 404,
-                json!({"status": "failure", "errors": [{"field": {"id": "product_type", "value": t},
+                &json!({"status": "failure", "errors": [{"field": {"id": "product_type", "value": t},
                         "message": {"id": "product_found_with_a_different_product_type"}}]}),
             ),
-            None => (
+            None => json_answer(
                 404,
-                json!({"status": "failure", "errors": [{"field": {"id": "code", "value": code},
+                &json!({"status": "failure", "errors": [{"field": {"id": "code", "value": code},
                         "message": {"id": "product_not_found"}}]}),
             ),
         };
     }
     match (r.method.as_str(), path) {
         ("POST", "/cgi/product_jqm2.pl") => {
-            (200, json!({"status": 1, "status_verbose": "fields saved"}))
+            json_answer(200, &json!({"status": 1, "status_verbose": "fields saved"}))
         }
         ("POST", "/cgi/product_image_crop.pl") => {
-            (200, json!({"status": "status ok", "imagefield": "x"}))
+            json_answer(200, &json!({"status": "status ok", "imagefield": "x"}))
         }
         ("POST", "/cgi/product_image_unselect.pl") => {
-            (200, json!({"status": "status ok", "status_code": 0}))
+            json_answer(200, &json!({"status": "status ok", "status_code": 0}))
         }
-        ("POST", "/cgi/product_image_move.pl") => (200, json!({"status": "ok"})),
+        ("POST", "/cgi/product_image_move.pl") => json_answer(200, &json!({"status": "ok"})),
         ("PATCH", p) if p.starts_with("/api/v3/product/") => {
             let errors = s.patch_errors.clone().unwrap_or(json!([]));
-            (
+            json_answer(
                 200,
-                json!({"status": "success", "errors": errors, "warnings": []}),
+                &json!({"status": "success", "errors": errors, "warnings": []}),
             )
         }
-        _ => (404, json!({"error": "unknown route"})),
+        _ => json_answer(404, &json!({"error": "unknown route"})),
     }
 }

@@ -1,4 +1,5 @@
-//! PostgreSQL access: the pool, migrations, and one repository module per concern.
+//! PostgreSQL access: the pool, migrations, and one repository module per concern. Every
+//! SQL statement of the service lives here, taking an executor or a transaction.
 
 pub mod annotations;
 pub mod dump_cleanup;

@@ -1,5 +1,6 @@
 //! Product Opener client: product reads (API v2/v3) and every write Robotoff makes
 //! (form updates, v3 patches, image selection), over one shared HTTP connection pool.
+//! Edits arrive as `types::ProductEdit` values decided by `annotation`.
 
 mod error;
 mod images_schema;

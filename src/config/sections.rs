@@ -1,0 +1,338 @@
+//! Every setting of the service, section by section, as `config.toml` documents them.
+
+use crate::types::ServerType;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Every setting of the service. Unknown keys anywhere are rejected.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Roles this process runs.
+    #[serde(deserialize_with = "de_roles")]
+    pub roles: Vec<Role>,
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub data: DataSettings,
+    pub index: IndexSettings,
+    pub product_opener: ProductOpenerSettings,
+    pub triton: TritonSettings,
+    pub workers: WorkerSettings,
+    pub insights: InsightSettings,
+    pub annotation: AnnotationSettings,
+    pub cluster: ClusterSettings,
+    pub scheduler: SchedulerSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The HTTP API.
+    Api,
+    /// Product shards and the job dispatcher (the durable queue's consumers).
+    Workers,
+    /// Periodic jobs.
+    Scheduler,
+    /// Product Opener's Redis streams → durable jobs.
+    Listener,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Api, Role::Workers, Role::Scheduler, Role::Listener];
+}
+
+/// Roles may be written as a list (`["api", "workers"]`) or a comma-separated string
+/// (`ROBOTOFF__ROLES=api,workers`).
+fn de_roles<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Role>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<Role>),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::List(roles) => Ok(roles),
+        Raw::Text(text) => {
+            text.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    Role::deserialize(serde::de::value::StrDeserializer::<D::Error>::new(s))
+                        .map_err(|_| {
+                            serde::de::Error::custom(format!(
+                                "unknown role {s:?} (expected api, workers, scheduler, listener)"
+                            ))
+                        })
+                })
+                .collect()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    pub addr: SocketAddr,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: u64,
+    /// Timeout of calls to other services made while answering a request, in seconds.
+    pub downstream_timeout_secs: u64,
+    /// Largest file (OCR JSON, image) downloaded from an image host for a request, in bytes.
+    pub max_download_bytes: usize,
+    /// How long anonymous question and insight listings are served from memory, in
+    /// milliseconds (0: never). Callers who have voted always get fresh listings.
+    pub listing_cache_ms: u64,
+    /// Bearer token of `POST /batch/import`; empty refuses every call.
+    #[serde(default, skip_serializing)]
+    pub batch_job_key: String,
+    /// Serve the webhook routes Product Opener called before its Redis streams.
+    #[serde(default)]
+    pub webhooks: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// PostgreSQL URL; empty = a private PostgreSQL run by the service under `local_dir`.
+    #[serde(default)]
+    pub url: Option<String>,
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+    /// Directory of the private PostgreSQL cluster used when `url` is empty.
+    pub local_dir: PathBuf,
+}
+
+impl DatabaseSettings {
+    /// The configured URL, treating an empty string as unset.
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref().filter(|u| !u.trim().is_empty())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    /// Redis URL; empty = no Redis (single node, no update listener).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Product Opener's stream of product updates.
+    pub product_updates_stream: String,
+    /// Product Opener's stream of finished OCR.
+    pub ocr_ready_stream: String,
+    /// Where the listener starts in a stream it has never read: `latest` or `beginning`.
+    pub start_from: String,
+    /// Entries read per stream at a time.
+    pub batch_size: usize,
+}
+
+impl RedisSettings {
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref().filter(|u| !u.trim().is_empty())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSettings {
+    /// Taxonomies, OCR keyword lists, translations (laid out like `taxonomies/`, `ocr/`, `i18n/`).
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexSettings {
+    /// Where the logo nearest-neighbour index is saved.
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductOpenerSettings {
+    /// Robotoff's own Product Opener account (automatic edits).
+    #[serde(default)]
+    pub user: String,
+    #[serde(default, skip_serializing)]
+    pub password: String,
+    /// `user:password` sent as HTTP Basic auth with every request (staging servers
+    /// need `off:off`); empty = none.
+    #[serde(default, skip_serializing)]
+    pub request_auth: String,
+    /// Product and image jobs read the product again from Product Opener's API first.
+    #[serde(default = "yes")]
+    pub refresh_products: bool,
+    pub off: FlavorUrls,
+    pub obf: FlavorUrls,
+    pub opff: FlavorUrls,
+    pub opf: FlavorUrls,
+    pub off_pro: FlavorUrls,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl ProductOpenerSettings {
+    pub fn flavor(&self, server_type: ServerType) -> &FlavorUrls {
+        match server_type {
+            ServerType::Off => &self.off,
+            ServerType::Obf => &self.obf,
+            ServerType::Opff => &self.opff,
+            ServerType::Opf => &self.opf,
+            ServerType::OffPro => &self.off_pro,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlavorUrls {
+    /// Base URL of the product API and write endpoints (`https://world.openfoodfacts.org`).
+    pub api_url: String,
+    /// Base URL of product images and OCR JSON (`https://images.openfoodfacts.org`).
+    pub images_url: String,
+    /// Base URL of static files: taxonomies, dataset exports.
+    pub static_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TritonSettings {
+    /// gRPC endpoint of the Triton inference server.
+    pub url: String,
+    pub timeout_secs: u64,
+    pub pool_size: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// Number of product shards; a product always maps to the same shard.
+    pub shards: u32,
+    /// Jobs handed to one shard ahead of the one it is running.
+    pub prefetch: u32,
+    /// Attempts before a failing job is kept as dead.
+    pub max_attempts: i32,
+    /// First retry delay; doubles at each attempt.
+    pub retry_base_secs: u64,
+    /// Longest retry delay.
+    pub retry_max_secs: u64,
+    /// A running job taking longer than this fails.
+    pub job_timeout_secs: u64,
+    /// How often the dispatcher polls when no notification arrives.
+    pub poll_interval_ms: u64,
+    /// Finished jobs are kept this long for inspection.
+    pub done_retention_hours: u64,
+    /// Wait before a product update is processed, in seconds; updates of one product
+    /// inside the wait collapse into one job.
+    pub update_wait_secs: f64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InsightSettings {
+    /// Minutes between the import of an automatically processable insight and its
+    /// automatic application (Robotoff's `INSIGHT_AUTOMATIC_PROCESSING_WAIT`).
+    pub automatic_processing_wait_mins: u32,
+    /// Longest wait for a product shard to answer an import, refresh or deletion, in
+    /// seconds.
+    pub shard_call_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnotationSettings {
+    /// How often due insights (`process_after` passed) are applied automatically, in seconds.
+    pub auto_apply_interval_secs: u64,
+    /// Random spread around that interval, in seconds.
+    pub auto_apply_jitter_secs: u64,
+    /// Most insights applied by one run of the automatic processing.
+    pub auto_apply_batch: i64,
+    /// Longest wait for a product shard to answer an annotation, in seconds.
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// Run with other nodes sharing one PostgreSQL and one Redis.
+    pub enabled: bool,
+    /// Name of this node; empty = host name and process id.
+    #[serde(default)]
+    pub node_id: String,
+    pub heartbeat_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerSettings {
+    /// How often the taxonomies are checked for a newer version, in seconds (0: never).
+    pub taxonomy_refresh_interval_secs: u64,
+    /// When old temporary directories are removed, every day.
+    pub tmp_cleanup_at: DailyTime,
+    /// `tmp*` directories of the system temporary directory older than this are removed,
+    /// in hours.
+    pub tmp_max_age_hours: u64,
+    /// When the product dump is downloaded (if it changed) and imported, every day.
+    pub dataset_refresh_at: DailyTime,
+    /// When predictions and insights are checked against the product dump, every day.
+    pub dump_cleanup_at: DailyTime,
+    /// URL of the JSONL product dump; empty: no dataset download and no dump cleanup.
+    #[serde(default)]
+    pub dataset_url: String,
+    /// A downloaded dump with fewer readable products is rejected.
+    pub dataset_min_products: u64,
+    /// Where the product dump and its ETag are kept.
+    pub datasets_dir: PathBuf,
+}
+
+impl SchedulerSettings {
+    /// The dump URL, treating an empty string as unset.
+    pub fn dataset_url(&self) -> Option<&str> {
+        Some(self.dataset_url.trim()).filter(|u| !u.is_empty())
+    }
+}
+
+/// A time of day in UTC, written `HH:MM` (`"15:00"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyTime(pub chrono::NaiveTime);
+
+impl std::str::FromStr for DailyTime {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        chrono::NaiveTime::parse_from_str(s.trim(), "%H:%M")
+            .map(DailyTime)
+            .map_err(|_| format!("expected a UTC time of day as HH:MM, not {s:?}"))
+    }
+}
+
+impl std::fmt::Display for DailyTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.format("%H:%M"))
+    }
+}
+
+impl<'de> Deserialize<'de> for DailyTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for DailyTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `tracing` filter (`info`, `robotoff=debug,sqlx=warn`).
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
