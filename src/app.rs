@@ -91,6 +91,7 @@ impl App {
         );
         let services = Services {
             resources,
+            shard_queues: Services::shard_queues(&settings),
             settings: settings.clone(),
             pool: pool.clone(),
             node_id,
@@ -156,6 +157,10 @@ impl App {
                 redis,
                 resources,
                 image_hosts,
+                identities: Arc::new(http::identity::Identities::new(
+                    services.resources.po.clone(),
+                    Duration::from_secs(settings.http.auth_cache_secs),
+                )),
                 services: services.clone(),
                 cache: Arc::new(http::cache::ListingCache::new(Duration::from_millis(
                     settings.http.listing_cache_ms,

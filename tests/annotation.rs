@@ -97,7 +97,7 @@ async fn three_agreeing_votes_apply() {
         (r.annotation, r.username, r.n_votes, r.annotated_result),
         (Some(1), None, 4, Some(1))
     );
-    assert!(env.po.requests().is_empty(), "update=false sends nothing");
+    assert!(env.po.writes().is_empty(), "update=false sends nothing");
     env.shutdown().await;
 }
 
@@ -120,7 +120,7 @@ async fn ties_mark_the_insight_ambiguous() {
             "{existing:?}"
         );
     }
-    assert!(env.po.requests().is_empty());
+    assert!(env.po.writes().is_empty());
     env.shutdown().await;
 }
 

@@ -65,7 +65,7 @@ async fn unknown_route_and_wrong_method_get_json_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_checks_postgres_and_redis() {
     let mut s = settings(&fresh_database().await);
-    s.redis.url = Some(redis_url());
+    s.redis.url = Some(redis_url().into());
     s.roles = vec![robotoff::config::Role::Api];
     let app = spawn_app(s).await;
     let base = format!("http://{}", app.addr.expect("api role"));
@@ -104,7 +104,7 @@ async fn health_is_500_naming_postgres_when_it_is_stopped() {
         .await
         .expect("local postgres");
     let mut s = settings("");
-    s.database.url = Some(pg.url());
+    s.database.url = Some(pg.url().into());
     s.roles = vec![robotoff::config::Role::Api];
     s.database.acquire_timeout_secs = 1;
     let app = spawn_app(s).await;

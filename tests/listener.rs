@@ -18,7 +18,7 @@ use std::time::Duration;
 fn listener_settings(db: &str, redis: &str) -> Settings {
     let mut s = settings(db);
     s.roles = vec![Role::Listener];
-    s.redis.url = Some(redis.to_string());
+    s.redis.url = Some(redis.to_string().into());
     let tag = uuid::Uuid::new_v4().simple().to_string();
     s.redis.product_updates_stream = format!("product_updates_{tag}");
     s.redis.ocr_ready_stream = format!("ocr_ready_{tag}");

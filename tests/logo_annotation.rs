@@ -190,10 +190,22 @@ async fn annotated_logos_make_applied_insights_and_reset_removes_them() {
     })
     .await;
 
-    // Reset of the label logo (no auth needed): the logo is cleared; the applied insight
-    // stays, the prediction goes.
+    // Reset needs a user Product Opener knows: without one, or with invented
+    // credentials, nothing changes.
+    for auth in [None, Some("Basic aW52ZW50ZWQ6dXNlcg==")] {
+        let mut r = client.post(format!("{base}/api/v1/images/logos/{label_logo}/reset"));
+        if let Some(a) = auth {
+            r = r.header("authorization", a);
+        }
+        let resp = r.send().await.expect("request");
+        assert_eq!(resp.status().as_u16(), 401, "{auth:?}");
+        assert!(logo_row(&env.pool, label_logo).await.0.is_some());
+    }
+    // Reset of the label logo: the logo is cleared; the applied insight stays, the
+    // prediction goes.
     let resp = client
         .post(format!("{base}/api/v1/images/logos/{label_logo}/reset"))
+        .header("authorization", AUTH)
         .send()
         .await
         .expect("request");
@@ -219,15 +231,42 @@ async fn annotated_logos_make_applied_insights_and_reset_removes_them() {
         1
     );
 
-    // Bulk rename.
+    // Bulk rename, by a verified user only, with the checks of a single annotation.
+    let rename = [
+        ("source_type", "brand"),
+        ("source_value", "ACME"),
+        ("target_type", "brand"),
+        ("target_value", "Acme Foods"),
+    ];
     let resp = client
         .post(format!("{base}/api/v1/images/logos/update"))
+        .form(&rename)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 401);
+    let resp = client
+        .post(format!("{base}/api/v1/images/logos/update"))
+        .header("authorization", AUTH)
         .form(&[
             ("source_type", "brand"),
             ("source_value", "ACME"),
-            ("target_type", "brand"),
+            ("target_type", "nonsense"),
             ("target_value", "Acme Foods"),
         ])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 400);
+    assert_eq!(
+        logo_row(&env.pool, brand_logo).await.1.as_deref(),
+        Some("Acme"),
+        "a refused rename changes nothing"
+    );
+    let resp = client
+        .post(format!("{base}/api/v1/images/logos/update"))
+        .header("authorization", AUTH)
+        .form(&rename)
         .send()
         .await
         .expect("request");
@@ -241,7 +280,7 @@ async fn annotated_logos_make_applied_insights_and_reset_removes_them() {
             Some("Acme Foods".into()),
             Some("acme-foods".into()),
             None,
-            None
+            Some("a".into())
         )
     );
     env.shutdown().await;

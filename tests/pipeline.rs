@@ -56,7 +56,7 @@ async fn image_upload_then_ocr_ready_gives_predictions_and_insights() {
     let redis = redis_url();
     let mut s = settings(&fresh_database().await);
     s.roles = vec![Role::Listener, Role::Workers];
-    s.redis.url = Some(redis.clone());
+    s.redis.url = Some(redis.clone().into());
     s.redis.start_from = "beginning".into();
     let tag = uuid::Uuid::new_v4().simple().to_string();
     s.redis.product_updates_stream = format!("product_updates_{tag}");

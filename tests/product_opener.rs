@@ -204,7 +204,7 @@ async fn form_updates_carry_the_right_credentials() {
 async fn no_password_means_nothing_is_sent() {
     let po = ProductOpenerStandIn::start().await;
     let mut s = settings_for(&po.url);
-    s.product_opener.password = String::new();
+    s.product_opener.password = String::new().into();
     let c = ProductOpener::new(&s.product_opener).expect("client");
     let fields = vec![("code".to_string(), "1".to_string())];
     let err = c
@@ -219,7 +219,7 @@ async fn no_password_means_nothing_is_sent() {
             &fields,
             &Credentials::Password {
                 user_id: "a".into(),
-                password: String::new(),
+                password: String::new().into(),
             },
         )
         .await

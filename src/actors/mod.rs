@@ -31,9 +31,21 @@ pub struct Services {
     pub names: Names,
     /// Data and clients the job handlers share (OCR data loads on first use).
     pub resources: Arc<crate::pipeline::JobResources>,
+    /// Annotations each shard may have waiting (`annotation.queue_per_shard`).
+    pub shard_queues: Arc<Vec<Arc<tokio::sync::Semaphore>>>,
 }
 
 impl Services {
+    /// Waiting room of each product shard's annotations.
+    pub fn shard_queues(settings: &Settings) -> Arc<Vec<Arc<tokio::sync::Semaphore>>> {
+        let per_shard = settings.annotation.queue_per_shard.max(1);
+        Arc::new(
+            (0..settings.workers.shards)
+                .map(|_| Arc::new(tokio::sync::Semaphore::new(per_shard)))
+                .collect(),
+        )
+    }
+
     /// What job handlers run with.
     pub fn job_context(&self) -> crate::pipeline::Context {
         crate::pipeline::Context {

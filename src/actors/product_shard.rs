@@ -218,6 +218,11 @@ impl Actor for ProductShard {
             }
             ShardMsg::Annotate { request, reply } => {
                 let id = request.insight_id;
+                if reply.is_closed() {
+                    // The caller has gone (timed out or disconnected): nothing to do.
+                    tracing::debug!(insight = %id, "annotation dropped: its caller has gone");
+                    return Ok(());
+                }
                 let span = tracing::info_span!("annotate", insight = %id, shard = state.shard);
                 let result = tracing::Instrument::instrument(
                     annotation::annotate(&state.annotate, request),

@@ -49,6 +49,8 @@ pub enum RouteError {
         #[source]
         source: CallError,
     },
+    #[error("shard {shard} has too many annotations waiting")]
+    Busy { shard: u32 },
     #[error(transparent)]
     Annotate(#[from] AnnotateError),
 }
@@ -114,7 +116,9 @@ pub async fn import_via_shards(
 }
 
 /// Annotates through the shard of the insight's product (an unknown insight is
-/// answered without one), waiting at most `timeout`.
+/// answered without one), waiting at most `timeout`. A shard with
+/// `annotation.queue_per_shard` annotations waiting refuses more ([`RouteError::Busy`]);
+/// an annotation whose caller has gone (this future dropped) is skipped by the shard.
 pub async fn annotate(
     services: &Services,
     request: AnnotateRequest,
@@ -140,6 +144,15 @@ pub async fn annotate(
         .names
         .lookup::<ShardMsg>(&name)
         .ok_or_else(|| shard_err(CallError::NotRunning(name.clone())))?;
+    let _waiting = match services.shard_queues.get(shard as usize) {
+        Some(queue) => Some(
+            queue
+                .clone()
+                .try_acquire_owned()
+                .map_err(|_| RouteError::Busy { shard })?,
+        ),
+        None => None,
+    };
     let result = call(
         &actor,
         |reply| ShardMsg::Annotate { request, reply },

@@ -8,6 +8,7 @@ pub mod annotators;
 pub mod comment;
 pub mod crop;
 pub mod data;
+pub mod edits;
 pub mod logos;
 pub mod nutrients;
 pub mod refresh;

@@ -2,61 +2,56 @@
 //! the annotation value, and the checks made before anything is looked up (spec api-db
 //! §1.2 annotate, §0.3).
 
+use crate::infra::product_opener::Credentials;
+use secrecy::SecretString;
 use uuid::Uuid;
 
-/// Credentials a user sent; forwarded to Product Opener, never checked here.
-#[derive(Clone, PartialEq, Eq, Default)]
+/// A user Product Opener vouched for (the HTTP layer checks credentials before building
+/// one): the name recorded with the annotation, and the credentials the user's own edits
+/// are sent with. Secrets print redacted.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Auth {
-    /// Product Opener's `session` cookie (`user_id&<name>&user_session&<token>…`).
-    pub session_cookie: Option<String>,
-    pub username: Option<String>,
-    pub password: Option<String>,
-}
-
-impl std::fmt::Debug for Auth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Auth")
-            .field("session_cookie", &self.session_cookie.as_ref().map(|_| "…"))
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "…"))
-            .finish()
-    }
+    pub username: String,
+    pub credentials: Credentials,
 }
 
 impl Auth {
     /// HTTP Basic credentials.
     pub fn basic(username: impl Into<String>, password: impl Into<String>) -> Self {
+        let username = username.into();
         Auth {
-            session_cookie: None,
-            username: Some(username.into()),
-            password: Some(password.into()),
+            credentials: Credentials::Password {
+                user_id: username.clone(),
+                password: SecretString::from(password.into()),
+            },
+            username,
         }
     }
 
-    /// A Product Opener session cookie.
+    /// A Product Opener session cookie (`user_id&<name>&user_session&<token>…`).
     pub fn session(cookie: impl Into<String>) -> Self {
+        let cookie = cookie.into();
         Auth {
-            session_cookie: Some(cookie.into()),
-            username: None,
-            password: None,
+            username: cookie_user(&cookie).unwrap_or_default(),
+            credentials: Credentials::Session(SecretString::from(cookie)),
         }
     }
 
-    /// The user's name: the Basic username, else the element after `user_id` in the
-    /// session cookie.
+    /// The user's name, if it is not empty.
     pub fn username(&self) -> Option<String> {
-        if let Some(name) = &self.username {
-            return Some(name.clone());
-        }
-        let cookie = self.session_cookie.as_deref()?;
-        let mut parts = cookie.split('&');
-        while let Some(part) = parts.next() {
-            if part == "user_id" {
-                return parts.next().filter(|n| !n.is_empty()).map(str::to_string);
-            }
-        }
-        None
+        Some(self.username.clone()).filter(|u| !u.is_empty())
     }
+}
+
+/// The element after `user_id` in a Product Opener session cookie.
+pub fn cookie_user(cookie: &str) -> Option<String> {
+    let mut parts = cookie.split('&');
+    while let Some(part) = parts.next() {
+        if part == "user_id" {
+            return parts.next().filter(|n| !n.is_empty()).map(str::to_string);
+        }
+    }
+    None
 }
 
 /// Who is annotating.
@@ -82,6 +77,8 @@ pub struct AnnotateRequest {
     pub data: Option<serde_json::Value>,
     /// Identifies an anonymous voter's device (or a hash of its address).
     pub device_id: String,
+    /// A hash of the client's address: at most one anonymous vote per address counts.
+    pub client_key: Option<String>,
     pub caller: Caller,
 }
 
@@ -98,7 +95,12 @@ pub enum RequestError {
     AnnotationMustBeTwo,
     #[error("`data` cannot be provided when the user is not authenticated")]
     DataWhenAnonymous,
+    #[error("`device_id` is longer than {MAX_DEVICE_ID} characters")]
+    DeviceIdTooLong,
 }
+
+/// Longest accepted `device_id`.
+pub const MAX_DEVICE_ID: usize = 128;
 
 impl AnnotateRequest {
     /// The automatic application of a due insight: annotation 1, sent to Product
@@ -110,6 +112,7 @@ impl AnnotateRequest {
             update: true,
             data: None,
             device_id: String::new(),
+            client_key: None,
             caller: Caller::Robotoff,
         }
     }
@@ -130,6 +133,9 @@ impl AnnotateRequest {
         }
         if self.caller == Caller::Anonymous && self.annotation == 2 {
             return Err(RequestError::DataWhenAnonymous);
+        }
+        if self.device_id.chars().count() > MAX_DEVICE_ID {
+            return Err(RequestError::DeviceIdTooLong);
         }
         Ok(())
     }
@@ -165,6 +171,7 @@ mod tests {
             update,
             data,
             device_id: "d".into(),
+            client_key: None,
             caller,
         }
     }

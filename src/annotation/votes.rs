@@ -3,16 +3,23 @@
 
 pub use crate::types::VoteCount;
 
-/// Votes needed for a value to win.
+/// Votes needed for a value to win (Robotoff's rule; `annotation.votes_to_apply`).
 pub const VOTES_TO_APPLY: i64 = 3;
+
+/// The annotation the votes settle on with Robotoff's threshold of 3.
+pub fn resolve(counts: &[VoteCount]) -> Option<i32> {
+    resolve_with(counts, VOTES_TO_APPLY)
+}
 
 /// The annotation the votes settle on, if they do. Skip votes (−1) are never counted.
 ///
-/// - the largest group has at least 3 votes → its value;
-/// - the two largest groups both have at least 2 votes → −1 (ambiguous), which wins
-///   over the previous rule;
+/// - the largest group has at least `threshold` votes → its value;
+/// - the two largest groups both have at least `threshold − 1` votes (and at least 1)
+///   → −1 (ambiguous), which wins over the previous rule;
 /// - otherwise the votes do not settle anything yet.
-pub fn resolve(counts: &[VoteCount]) -> Option<i32> {
+pub fn resolve_with(counts: &[VoteCount], threshold: i64) -> Option<i32> {
+    let threshold = threshold.max(1);
+    let ambiguous_at = (threshold - 1).max(1);
     let mut groups: Vec<VoteCount> = counts
         .iter()
         .copied()
@@ -20,8 +27,12 @@ pub fn resolve(counts: &[VoteCount]) -> Option<i32> {
         .collect();
     groups.sort_by_key(|g| std::cmp::Reverse(g.count));
     let top = groups.first()?;
-    let mut resolved = (top.count >= VOTES_TO_APPLY).then_some(top.value);
-    if top.count >= 2 && groups.get(1).is_some_and(|second| second.count >= 2) {
+    let mut resolved = (top.count >= threshold).then_some(top.value);
+    if top.count >= ambiguous_at
+        && groups
+            .get(1)
+            .is_some_and(|second| second.count >= ambiguous_at)
+    {
         resolved = Some(-1);
     }
     resolved

@@ -5,6 +5,7 @@
 use super::sections::{Role, Settings};
 use figment::providers::{Format, Serialized, Toml};
 use figment::Figment;
+use secrecy::ExposeSecret;
 use std::path::{Path, PathBuf};
 
 /// Prefix of the environment variables that override settings (`ROBOTOFF__HTTP__ADDR`).
@@ -99,6 +100,16 @@ impl Settings {
         if !self.workers.update_wait_secs.is_finite() || self.workers.update_wait_secs < 0.0 {
             return Err(ConfigError::Invalid(
                 "workers.update_wait_secs must be a non-negative number".into(),
+            ));
+        }
+        if self.http.webhooks && self.http.webhook_secret.expose_secret().is_empty() {
+            return Err(ConfigError::Invalid(
+                "http.webhooks needs http.webhook_secret (ROBOTOFF__HTTP__WEBHOOK_SECRET)".into(),
+            ));
+        }
+        if self.http.max_count < 1 {
+            return Err(ConfigError::Invalid(
+                "http.max_count must be at least 1".into(),
             ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {

@@ -1,6 +1,7 @@
 //! Every setting of the service, section by section, as `config.toml` documents them.
 
 use crate::types::ServerType;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -86,19 +87,69 @@ pub struct HttpSettings {
     /// milliseconds (0: never). Callers who have voted always get fresh listings.
     pub listing_cache_ms: u64,
     /// Bearer token of `POST /batch/import`; empty refuses every call.
-    #[serde(default, skip_serializing)]
-    pub batch_job_key: String,
+    #[serde(default = "no_secret", skip_serializing)]
+    pub batch_job_key: SecretString,
     /// Serve the webhook routes Product Opener called before its Redis streams.
     #[serde(default)]
     pub webhooks: bool,
+    /// Shared secret of the webhook calls (bearer token, or key of the body's
+    /// HMAC-SHA256 in `X-Robotoff-Signature`); required when `webhooks` is on.
+    #[serde(default = "no_secret", skip_serializing)]
+    pub webhook_secret: SecretString,
+    /// Bearer token of the operator routes (dataset refresh, image prediction import);
+    /// empty: those routes are refused.
+    #[serde(default = "no_secret", skip_serializing)]
+    pub operator_token: SecretString,
+    /// How long credentials Product Opener accepted are remembered, in seconds.
+    pub auth_cache_secs: u64,
+    /// Origins allowed to call the API from a browser (CORS), credentials included. A
+    /// `*` stands for a port (`http://127.0.0.1:*`) or for the start of a host name
+    /// (`https://*.openfoodfacts.org`). Other origins get no CORS headers.
+    #[serde(deserialize_with = "de_list")]
+    pub cors_origins: Vec<String>,
+    /// Largest `count` of a listing; more is a 400.
+    pub max_count: i64,
+    /// Listings kept in memory at most, in bytes.
+    pub listing_cache_bytes: u64,
+    /// Requests computing OCR predictions or image predictions at once; others wait.
+    pub heavy_requests: usize,
+    /// Largest image decoded for a request or a job, in pixels.
+    pub max_image_pixels: u64,
+    /// Proxies whose `X-Forwarded-For` / `Forwarded` headers are believed when telling
+    /// clients apart (for anonymous votes); others' are ignored.
+    #[serde(deserialize_with = "de_list")]
+    pub trusted_proxies: Vec<String>,
+}
+
+fn no_secret() -> SecretString {
+    SecretString::from(String::new())
+}
+
+/// A list written as a TOML array or as a comma-separated string (environment).
+fn de_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::List(items) => items,
+        Raw::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+    })
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// PostgreSQL URL; empty = a private PostgreSQL run by the service under `local_dir`.
-    #[serde(default)]
-    pub url: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub url: Option<SecretString>,
     pub max_connections: u32,
     pub acquire_timeout_secs: u64,
     /// Directory of the private PostgreSQL cluster used when `url` is empty.
@@ -108,7 +159,10 @@ pub struct DatabaseSettings {
 impl DatabaseSettings {
     /// The configured URL, treating an empty string as unset.
     pub fn url(&self) -> Option<&str> {
-        self.url.as_deref().filter(|u| !u.trim().is_empty())
+        self.url
+            .as_ref()
+            .map(|u| u.expose_secret())
+            .filter(|u| !u.trim().is_empty())
     }
 }
 
@@ -116,8 +170,8 @@ impl DatabaseSettings {
 #[serde(deny_unknown_fields)]
 pub struct RedisSettings {
     /// Redis URL; empty = no Redis (single node, no update listener).
-    #[serde(default)]
-    pub url: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub url: Option<SecretString>,
     /// Product Opener's stream of product updates.
     pub product_updates_stream: String,
     /// Product Opener's stream of finished OCR.
@@ -130,7 +184,10 @@ pub struct RedisSettings {
 
 impl RedisSettings {
     pub fn url(&self) -> Option<&str> {
-        self.url.as_deref().filter(|u| !u.trim().is_empty())
+        self.url
+            .as_ref()
+            .map(|u| u.expose_secret())
+            .filter(|u| !u.trim().is_empty())
     }
 }
 
@@ -154,12 +211,12 @@ pub struct ProductOpenerSettings {
     /// Robotoff's own Product Opener account (automatic edits).
     #[serde(default)]
     pub user: String,
-    #[serde(default, skip_serializing)]
-    pub password: String,
+    #[serde(default = "no_secret", skip_serializing)]
+    pub password: SecretString,
     /// `user:password` sent as HTTP Basic auth with every request (staging servers
     /// need `off:off`); empty = none.
-    #[serde(default, skip_serializing)]
-    pub request_auth: String,
+    #[serde(default = "no_secret", skip_serializing)]
+    pub request_auth: SecretString,
     /// Product and image jobs read the product again from Product Opener's API first.
     #[serde(default = "yes")]
     pub refresh_products: bool,
@@ -252,6 +309,16 @@ pub struct AnnotationSettings {
     pub auto_apply_batch: i64,
     /// Longest wait for a product shard to answer an annotation, in seconds.
     pub timeout_secs: u64,
+    /// Agreeing anonymous votes that settle an insight (Robotoff: 3).
+    pub votes_to_apply: i64,
+    /// Whether settled anonymous votes apply their edit (with the service's account);
+    /// off: the insight stays open for a signed-in user.
+    pub anonymous_votes_apply: bool,
+    /// Annotations waiting for a shard's answer at most, per shard; more get a 503.
+    pub queue_per_shard: usize,
+    /// When the edits of an annotation that could not all be sent are tried again,
+    /// in seconds after the annotation (and with backoff after that).
+    pub edit_resume_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

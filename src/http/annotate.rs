@@ -1,8 +1,8 @@
 //! `POST /insights/annotate`: parameters, validation order and messages as Robotoff
 //! (spec api-db §1.2), then the annotation of the insight in its product's shard.
 
-use super::auth::{device_id, parse_auth, Credentials};
-use super::doc::{Doc, DEVICE, P};
+use super::auth::{client_key, device_id, parse_auth, Credentials};
+use super::doc::{Doc, Security, DEVICE, P};
 use super::error::ApiError;
 use super::reply::json;
 use super::router::ApiRequest;
@@ -14,16 +14,18 @@ use warp::http::Method;
 use warp::reply::Response;
 
 /// A validated annotation request.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct AnnotateRequest {
     pub insight_id: Uuid,
     /// −1, 0, 1 or 2.
     pub annotation: i32,
     pub update: bool,
     pub data: Option<serde_json::Value>,
-    /// `None`: anonymous (a vote).
+    /// `None`: anonymous (a vote). Checked with Product Opener before anything is done.
     pub auth: Option<Credentials>,
     pub device_id: String,
+    /// A hash of the client's address (one anonymous vote per address counts).
+    pub client_key: Option<String>,
 }
 
 /// What the annotation produced, as the response reports it.
@@ -77,19 +79,35 @@ pub fn parse(req: &ApiRequest) -> Result<AnnotateRequest, ApiError> {
             "`data` cannot be provided when the user is not authenticated",
         ));
     }
+    let device_id = device_id(p, &req.headers, req.peer);
+    if device_id.chars().count() > crate::annotation::request::MAX_DEVICE_ID {
+        return Err(ApiError::bad_request(
+            "invalid_device_id",
+            format!(
+                "`device_id` is longer than {} characters",
+                crate::annotation::request::MAX_DEVICE_ID
+            ),
+        ));
+    }
     Ok(AnnotateRequest {
         insight_id,
         annotation,
         update,
         data,
         auth,
-        device_id: device_id(p, &req.headers, req.peer),
+        device_id,
+        client_key: None,
     })
 }
 
 /// `POST /insights/annotate`.
 pub async fn annotate(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
-    let request = parse(&req)?;
+    let mut request = parse(&req)?;
+    request.client_key = Some(client_key(
+        &req.headers,
+        req.peer,
+        &state.settings.http.trusted_proxies,
+    ));
     // This caller now has (or may have) a vote: its listings must be fresh again.
     let mut voters = vec![format!("device:{}", request.device_id)];
     if let Some(u) = request.auth.as_ref().and_then(Credentials::username) {
@@ -111,8 +129,9 @@ mod backend {
     use super::{AnnotateOutcome, AnnotateRequest};
     use crate::actors::shards::{self, RouteError};
     use crate::actors::CallError;
-    use crate::annotation::{self, AnnotateError, Auth, Caller};
+    use crate::annotation::{self, AnnotateError, AnnotationStatus, Auth, Caller};
     use crate::http::error::ApiError;
+    use crate::http::identity::to_po;
     use crate::http::AppState;
     use std::time::Duration;
     use warp::http::StatusCode;
@@ -127,7 +146,28 @@ mod backend {
     ) -> Result<AnnotateOutcome, ApiError> {
         let insight_id = request.insight_id;
         let caller = match request.auth {
-            Some(c) => Caller::User(Auth::from(c)),
+            Some(credentials) => {
+                // The insight's flavor is where the user must exist.
+                let product =
+                    crate::infra::db::annotations::insight_product(&state.pool, insight_id)
+                        .await
+                        .map_err(crate::http::reply::db_error(
+                            "looking up the insight to annotate",
+                        ))?;
+                let Some((_, server_type)) = product else {
+                    let status = AnnotationStatus::ErrorUnknownInsight;
+                    return Ok(AnnotateOutcome {
+                        status_code: status.code(),
+                        status: status.name().to_string(),
+                        description: annotation::AnnotateOutcome::of(status).description,
+                    });
+                };
+                let user = state.identities.verify(server_type, credentials).await?;
+                Caller::User(Auth {
+                    credentials: to_po(&user.credentials),
+                    username: user.username,
+                })
+            }
             None => Caller::Anonymous,
         };
         let req = annotation::AnnotateRequest {
@@ -136,6 +176,7 @@ mod backend {
             update: request.update,
             data: request.data,
             device_id: request.device_id,
+            client_key: request.client_key,
             caller,
         };
         match shards::annotate(&state.services, req, ANNOTATE_TIMEOUT).await {
@@ -152,6 +193,15 @@ mod backend {
         match e {
             RouteError::Lookup { source, .. } => {
                 crate::http::reply::db_error("looking up the insight to annotate")(source)
+            }
+            RouteError::Busy { shard } => {
+                crate::infra::metrics::request_refused("shard_queue_full");
+                tracing::warn!(insight = %insight_id, shard, "annotation refused: the shard's queue is full");
+                ApiError::unavailable(
+                    "annotation_queue_full",
+                    "too many annotations are waiting for this product's shard, retry shortly",
+                )
+                .with_retry_after(2)
             }
             RouteError::Shard { source, shard, .. } => {
                 tracing::warn!(insight = %insight_id, shard, error = %source, "annotation not routed");
@@ -203,6 +253,7 @@ pub fn routes() -> Vec<Route> {
             body: None,
             ok: &[200],
             errors: &[400, 401, 503],
+            security: Security::OptionalUser,
         },
     )]
 }

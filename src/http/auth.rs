@@ -1,48 +1,33 @@
 //! Caller identity as Robotoff reads it (spec api-db §0.2, §0.3): Product Opener session
-//! cookie or HTTP Basic credentials (never checked here, only forwarded to Product
-//! Opener), the anonymous device id, and the batch-import bearer token.
+//! cookie or HTTP Basic credentials (checked with Product Opener by `identity` before
+//! they count), the anonymous device id, the client's address, and bearer tokens.
 
 use super::error::ApiError;
 use super::params::Params;
 use base64::Engine;
 use percent_encoding::percent_decode_str;
+use secrecy::{ExposeSecret, SecretString};
 use sha1::{Digest, Sha1};
 use std::net::SocketAddr;
 use warp::http::{HeaderMap, StatusCode};
 
-/// Credentials sent by the caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Credentials sent by the caller, not yet checked. Secrets print redacted.
+#[derive(Debug, Clone)]
 pub struct Credentials {
-    pub session_cookie: Option<String>,
+    pub session_cookie: Option<SecretString>,
     pub username: Option<String>,
-    pub password: Option<String>,
-}
-
-impl From<Credentials> for crate::annotation::Auth {
-    /// The credentials forwarded to Product Opener for the caller.
-    fn from(c: Credentials) -> Self {
-        crate::annotation::Auth {
-            session_cookie: c.session_cookie,
-            username: c.username,
-            password: c.password,
-        }
-    }
+    pub password: Option<SecretString>,
 }
 
 impl Credentials {
-    /// Basic username if given, else the element after `user_id` in the cookie.
+    /// The name the caller claims: the Basic username if given, else the element after
+    /// `user_id` in the cookie. Only Product Opener's check makes it true.
     pub fn username(&self) -> Option<String> {
         if let Some(u) = self.username.as_ref().filter(|u| !u.is_empty()) {
             return Some(u.clone());
         }
-        let cookie = self.session_cookie.as_deref()?;
-        let mut parts = cookie.split('&');
-        while let Some(part) = parts.next() {
-            if part == "user_id" {
-                return parts.next().map(str::to_string);
-            }
-        }
-        None
+        let cookie = self.session_cookie.as_ref()?;
+        crate::annotation::request::cookie_user(cookie.expose_secret())
     }
 }
 
@@ -77,9 +62,11 @@ pub fn parse_auth(headers: &HeaderMap) -> Result<Option<Credentials>, ApiError> 
         return Ok(None);
     }
     Ok(Some(Credentials {
-        session_cookie: session_cookie.filter(|c| !c.is_empty()),
+        session_cookie: session_cookie
+            .filter(|c| !c.is_empty())
+            .map(SecretString::from),
         username,
-        password,
+        password: password.map(SecretString::from),
     }))
 }
 
@@ -171,6 +158,37 @@ fn access_route(headers: &HeaderMap, peer: Option<SocketAddr>) -> Vec<String> {
     route
 }
 
+/// The client's own address: the connection's peer, or, when the peer is one of the
+/// `trusted` proxies, the last address the proxies recorded before themselves.
+pub fn client_address(
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+    trusted: &[String],
+) -> Option<String> {
+    let peer = peer?.ip().to_string();
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let route = access_route(headers, None);
+    route
+        .iter()
+        .rev()
+        .find(|ip| !trusted.iter().any(|t| t == *ip))
+        .cloned()
+        .or(Some(peer))
+}
+
+/// A SHA-256 of the client's address (anonymous votes count once per address; the
+/// address itself is not stored).
+pub fn client_key(headers: &HeaderMap, peer: Option<SocketAddr>, trusted: &[String]) -> String {
+    use sha2::Digest as _;
+    let address = client_address(headers, peer, trusted).unwrap_or_default();
+    sha2::Sha256::digest(address.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Who to exclude votes of: the username of an authenticated caller, else the device.
 pub fn voter(auth: Option<&Credentials>, device_id: String) -> Voter {
     match auth.and_then(Credentials::username) {
@@ -237,7 +255,12 @@ mod tests {
             auth.as_ref().and_then(Credentials::username).as_deref(),
             Some("a")
         );
-        assert_eq!(auth.and_then(|a| a.password).as_deref(), Some("b"));
+        assert_eq!(
+            auth.and_then(|a| a.password)
+                .map(|p| p.expose_secret().to_string())
+                .as_deref(),
+            Some("b")
+        );
         // A bare token is accepted too.
         assert!(parse_auth(&headers(&[("authorization", "YTpi")]))
             .ok()
@@ -256,7 +279,7 @@ mod tests {
         .ok()
         .flatten();
         assert_eq!(cookie.and_then(|c| c.username()).as_deref(), Some("alice"));
-        assert_eq!(parse_auth(&HeaderMap::new()).ok(), Some(None));
+        assert!(matches!(parse_auth(&HeaderMap::new()), Ok(None)));
     }
 
     #[test]
@@ -281,6 +304,28 @@ mod tests {
             "for=\"[2001:db8::1]:80\";proto=https, for=5.6.7.8",
         )]);
         assert_eq!(access_route(&fwd, None), vec!["2001:db8::1", "5.6.7.8"]);
+    }
+
+    #[test]
+    fn client_address_believes_only_trusted_proxies() {
+        let peer: SocketAddr = "10.0.0.2:4000".parse().unwrap_or_else(|_| unreachable!());
+        let h = headers(&[("x-forwarded-for", "6.6.6.6, 1.2.3.4")]);
+        // An untrusted peer's headers are ignored: a client cannot pose as others.
+        assert_eq!(
+            client_address(&h, Some(peer), &[]).as_deref(),
+            Some("10.0.0.2")
+        );
+        // Behind a trusted proxy, the last address it recorded is the client.
+        let trusted = vec!["10.0.0.2".to_string()];
+        assert_eq!(
+            client_address(&h, Some(peer), &trusted).as_deref(),
+            Some("1.2.3.4")
+        );
+        assert_ne!(
+            client_key(&h, Some(peer), &[]),
+            client_key(&h, Some(peer), &trusted)
+        );
+        assert_eq!(client_key(&h, Some(peer), &[]).len(), 64);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Read endpoints over predictions, images and image predictions (spec api-db §1.3),
 //! and the audit of everything known about one product.
 
-use super::doc::{Doc, BARCODE_PATH, BARCODE_Q, COUNT, P, PAGE, SERVER_TYPE};
+use super::doc::{Doc, Security, BARCODE_PATH, BARCODE_Q, COUNT, P, PAGE, SERVER_TYPE};
 use super::error::ApiError;
 use super::params::{barcode_filter, normalize_barcode};
 use super::reply::{db_error, json};
@@ -213,6 +213,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[400],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -236,6 +237,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[400],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -264,6 +266,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[400],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -276,6 +279,7 @@ pub fn routes() -> Vec<Route> {
                 body: Some(image_prediction_import_body),
                 ok: &[200],
                 errors: &[400, 503],
+                security: Security::Operator,
             },
         ),
         Route::new(
@@ -295,6 +299,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[400],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -307,6 +312,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[400],
+                security: Security::Public,
             },
         ),
     ]

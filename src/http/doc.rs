@@ -22,6 +22,63 @@ pub struct Doc {
     pub body: Option<fn() -> Value>,
     pub ok: &'static [u16],
     pub errors: &'static [u16],
+    /// Who may call it.
+    pub security: Security,
+}
+
+/// Who may call a route, as the OpenAPI document states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// Anyone.
+    Public,
+    /// Anyone; Product Opener credentials, when sent, are checked and then count (an
+    /// anonymous annotation is a vote).
+    OptionalUser,
+    /// A Product Opener user (HTTP Basic or the `session` cookie), checked with Product
+    /// Opener.
+    User,
+    /// The operator token (`http.operator_token`) as a bearer token.
+    Operator,
+    /// The batch job key (`http.batch_job_key`) as a bearer token.
+    BatchKey,
+    /// Product Opener's webhook secret: bearer token or HMAC of the body.
+    Webhook,
+}
+
+impl Security {
+    /// The operation's `security` requirement list.
+    pub fn requirements(self) -> Value {
+        let user = [
+            json!({"productOpenerBasic": []}),
+            json!({"productOpenerSession": []}),
+        ];
+        match self {
+            Security::Public => json!([]),
+            Security::OptionalUser => json!([{}, user[0], user[1]]),
+            Security::User => json!(user),
+            Security::Operator => json!([{"operatorToken": []}]),
+            Security::BatchKey => json!([{"batchJobKey": []}]),
+            Security::Webhook => json!([{"webhookToken": []}, {"webhookSignature": []}]),
+        }
+    }
+}
+
+/// The security schemes the requirements name.
+pub fn security_schemes() -> Value {
+    json!({
+        "productOpenerBasic": {"type": "http", "scheme": "basic",
+            "description": "Product Opener user name and password, checked with Product Opener's /cgi/auth.pl"},
+        "productOpenerSession": {"type": "apiKey", "in": "cookie", "name": "session",
+            "description": "Product Opener session cookie, checked with Product Opener's /cgi/auth.pl"},
+        "operatorToken": {"type": "http", "scheme": "bearer",
+            "description": "the service's operator token (http.operator_token)"},
+        "batchJobKey": {"type": "http", "scheme": "bearer",
+            "description": "the batch job key (http.batch_job_key)"},
+        "webhookToken": {"type": "http", "scheme": "bearer",
+            "description": "the webhook secret (http.webhook_secret)"},
+        "webhookSignature": {"type": "apiKey", "in": "header", "name": "X-Robotoff-Signature",
+            "description": "sha256=<hex HMAC-SHA256 of the body, keyed with http.webhook_secret>"},
+    })
 }
 
 pub const SERVER_TYPE: P = P(

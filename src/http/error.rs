@@ -18,6 +18,8 @@ pub struct ApiError {
     /// Short title; by default the status line (`404 Not Found`).
     pub title: Option<String>,
     pub description: String,
+    /// Seconds to wait before trying again (`Retry-After`), for 503 answers.
+    pub retry_after: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -34,7 +36,14 @@ impl ApiError {
             code,
             title: None,
             description: description.into(),
+            retry_after: None,
         }
+    }
+
+    /// Asks the client to try again after `secs` seconds.
+    pub fn with_retry_after(mut self, secs: u32) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 
     /// Sets the title (Robotoff puts many of its messages there).
@@ -83,7 +92,15 @@ impl Reply for ApiError {
             title: &title,
             description: &self.description,
         };
-        warp::reply::with_status(warp::reply::json(&body), self.status).into_response()
+        let mut response =
+            warp::reply::with_status(warp::reply::json(&body), self.status).into_response();
+        if let Some(secs) = self.retry_after {
+            response.headers_mut().insert(
+                warp::http::header::RETRY_AFTER,
+                warp::http::HeaderValue::from(secs),
+            );
+        }
+        response
     }
 }
 

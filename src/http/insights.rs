@@ -2,7 +2,9 @@
 
 use super::auth::{device_id, parse_auth, voter, Voter};
 use super::countries::countries_param;
-use super::doc::{Doc, BARCODE_PATH, BARCODE_Q, COUNT, COUNTRIES, DEVICE, P, PAGE, SERVER_TYPE};
+use super::doc::{
+    Doc, Security, BARCODE_PATH, BARCODE_Q, COUNT, COUNTRIES, DEVICE, P, PAGE, SERVER_TYPE,
+};
 use super::error::ApiError;
 use super::params::{barcode_filter, normalize_barcode};
 use super::questions::{body_response, cacheable, cached_json};
@@ -280,6 +282,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[400, 401],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -292,6 +295,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[400],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -304,6 +308,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[404],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -323,6 +328,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[400],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -347,6 +353,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200, 204],
                 errors: &[400],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -359,6 +366,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[],
+                security: Security::Public,
             },
         ),
     ]

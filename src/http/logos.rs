@@ -1,8 +1,9 @@
 //! `/images/logos*`, and `/ann/search` (spec api-db §1.4).
 
 use super::auth::parse_auth;
-use super::doc::{Doc, BARCODE_Q, LOGO_ID_PATH, P, SERVER_TYPE};
+use super::doc::{Doc, Security, BARCODE_Q, LOGO_ID_PATH, P, SERVER_TYPE};
 use super::error::ApiError;
+use super::identity::required_user;
 use super::params::barcode_filter;
 use super::reply::{db_error, json};
 use super::router::ApiRequest;
@@ -14,6 +15,7 @@ use crate::infra::db::logos::{self, LogoSearch};
 use crate::taxonomy::is_prefixed_value;
 use crate::taxonomy::TaxonomyType;
 use crate::text::get_tag;
+use crate::types::ServerType;
 use serde_json::{json, Value};
 use std::str::FromStr;
 use warp::http::Method;
@@ -147,6 +149,13 @@ pub fn check_logo_annotation(kind: &str, value: Option<&str>) -> Result<(), ApiE
     Ok(())
 }
 
+/// The flavor of a logo's row (off when unset).
+fn flavor_of(server_type: Option<&str>) -> ServerType {
+    server_type
+        .and_then(|s| ServerType::from_str(s).ok())
+        .unwrap_or(ServerType::Off)
+}
+
 fn forbidden() -> ApiError {
     ApiError::new(
         StatusCode::FORBIDDEN,
@@ -178,21 +187,21 @@ pub async fn update(state: AppState, req: ApiRequest) -> Result<Response, ApiErr
         return Err(forbidden());
     };
     let id = logo_id(&req);
-    let exists = match id {
+    let found = match id {
         Some(id) => logos::get(&state.pool, id)
             .await
-            .map_err(db_error("reading a logo"))?
-            .is_some(),
-        None => false,
+            .map_err(db_error("reading a logo"))?,
+        None => None,
     };
-    if !exists {
+    let (Some(id), Some(found)) = (id, found) else {
         return super::reply::empty(StatusCode::NOT_FOUND);
-    }
+    };
     check_logo_annotation(kind, value)?;
-    let Some(id) = id else {
-        return super::reply::empty(StatusCode::NOT_FOUND);
-    };
-    let username = credentials.username();
+    let user = state
+        .identities
+        .verify(flavor_of(found.server_type.as_deref()), credentials)
+        .await?;
+    let username = Some(user.username.clone());
     let (tag, taxonomy_value) = tag_and_taxonomy_value(&state, kind, value);
     let annotation = LogoAnnotation {
         kind,
@@ -214,7 +223,7 @@ pub async fn update(state: AppState, req: ApiRequest) -> Result<Response, ApiErr
         let logo = logos::get(&state.pool, id)
             .await
             .map_err(db_error("reading a logo"))?;
-        let caller = annotation::Caller::User(credentials.into());
+        let caller = annotation::Caller::User(user.into());
         if let Err(e) =
             crate::actors::shards::apply_logo_annotations(&state.services, logo.as_slice(), &caller)
                 .await
@@ -285,9 +294,10 @@ pub async fn annotate(state: AppState, req: ApiRequest) -> Result<Response, ApiE
     let Some(credentials) = parse_auth(&req.headers)? else {
         return Err(forbidden());
     };
-    if let Some(st) = body.get("server_type").and_then(Value::as_str) {
-        super::params::server_type_named(st)?;
-    }
+    let server_type = match body.get("server_type").and_then(Value::as_str) {
+        Some(st) => super::params::server_type_named(st)?,
+        None => ServerType::Off,
+    };
     for (id, kind, value) in &parsed {
         check_logo_annotation(kind, value.as_deref())?;
         let found = logos::get(&state.pool, *id)
@@ -297,7 +307,8 @@ pub async fn annotate(state: AppState, req: ApiRequest) -> Result<Response, ApiE
             return Err(ApiError::not_found(format!("logo {id} not found")));
         }
     }
-    let username = credentials.username();
+    let user = state.identities.verify(server_type, credentials).await?;
+    let username = Some(user.username.clone());
     let mut tx = state
         .pool
         .begin()
@@ -326,7 +337,7 @@ pub async fn annotate(state: AppState, req: ApiRequest) -> Result<Response, ApiE
         // As Robotoff, the insights are made after the answer.
         let services = state.services.clone();
         let pool = state.pool.clone();
-        let caller = annotation::Caller::User(credentials.into());
+        let caller = annotation::Caller::User(user.into());
         tokio::spawn(async move {
             let rows = match logos::by_ids(&pool, &annotated).await {
                 Ok(rows) => rows,
@@ -345,21 +356,24 @@ pub async fn annotate(state: AppState, req: ApiRequest) -> Result<Response, ApiE
     json(&json!({"annotated": count}))
 }
 
-/// `POST /images/logos/{logo_id}/reset`.
+/// `POST /images/logos/{logo_id}/reset`: a verified user only.
 pub async fn reset(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
-    let exists = match logo_id(&req) {
+    let found = match logo_id(&req) {
         Some(id) => logos::get(&state.pool, id)
             .await
-            .map_err(db_error("reading a logo"))?
-            .is_some(),
-        None => false,
+            .map_err(db_error("reading a logo"))?,
+        None => None,
     };
-    if !exists {
-        return super::reply::empty(StatusCode::NOT_FOUND);
-    }
-    let Some(id) = logo_id(&req) else {
+    let (Some(id), Some(found)) = (logo_id(&req), found) else {
         return super::reply::empty(StatusCode::NOT_FOUND);
     };
+    required_user(
+        &state,
+        &req,
+        flavor_of(found.server_type.as_deref()),
+        "resetting a logo",
+    )
+    .await?;
     let mut tx = state
         .pool
         .begin()
@@ -375,14 +389,26 @@ pub async fn reset(state: AppState, req: ApiRequest) -> Result<Response, ApiErro
     }
 }
 
-/// `POST /images/logos/update`: bulk rename of logo annotations.
+/// `POST /images/logos/update`: bulk rename of logo annotations, by a verified user,
+/// with the checks of a single annotation on the target.
 pub async fn bulk_update(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let p = &req.params;
     let source_value = p.required("source_value")?;
     let source_type = p.required("source_type")?;
     let target_value = p.required("target_value")?;
     let target_type = p.required("target_type")?;
-    let username = parse_auth(&req.headers)?.and_then(|c| c.username());
+    for (name, kind) in [("source_type", source_type), ("target_type", target_type)] {
+        if !LOGO_TYPES.contains(&kind) {
+            return Err(ApiError::bad_request(
+                "invalid_logo_annotation",
+                format!("`{name}` must be one of {}", LOGO_TYPES.join(", ")),
+            ));
+        }
+    }
+    check_logo_annotation(target_type, Some(target_value).filter(|v| !v.is_empty()))?;
+    let server_type = req.params.server_type()?;
+    let user = required_user(&state, &req, server_type, "renaming logo annotations").await?;
+    let username = Some(user.username);
     let source_tag = get_tag(source_value);
     let (target_tag, taxonomy_value) =
         tag_and_taxonomy_value(&state, target_type, Some(target_value));
@@ -419,6 +445,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[400],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -441,6 +468,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[400],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -453,6 +481,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[404],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -465,6 +494,7 @@ pub fn routes() -> Vec<Route> {
                 body: Some(logo_update_body),
                 ok: &[204],
                 errors: &[400, 401, 403, 404, 503],
+                security: Security::User,
             },
         ),
         Route::new(
@@ -477,6 +507,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[204],
                 errors: &[404, 503],
+                security: Security::User,
             },
         ),
         Route::new(
@@ -489,6 +520,7 @@ pub fn routes() -> Vec<Route> {
                 body: Some(logo_annotate_body),
                 ok: &[200],
                 errors: &[400, 401, 403, 404, 503],
+                security: Security::User,
             },
         ),
         Route::new(
@@ -506,6 +538,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[400, 401, 503],
+                security: Security::User,
             },
         ),
         Route::new(
@@ -518,6 +551,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[400, 503],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -534,6 +568,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[400, 404, 503],
+                security: Security::Public,
             },
         ),
     ]

@@ -10,6 +10,7 @@ pub mod countries;
 pub mod doc;
 pub mod dto;
 pub mod error;
+pub mod identity;
 pub mod insights;
 pub mod logos;
 pub mod openapi;

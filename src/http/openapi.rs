@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document of the API, built from the routes' own documentation.
 
-use super::doc::{parameter, Doc};
+use super::doc::{parameter, security_schemes, Doc};
 use serde_json::{json, Map, Value};
 
 /// One documented operation: method (lowercase), OpenAPI path, documentation.
@@ -29,6 +29,7 @@ pub fn build<'a>(operations: impl IntoIterator<Item = Operation<'a>>) -> Value {
             "summary": doc.summary,
             "parameters": doc.params.iter().map(parameter).collect::<Vec<_>>(),
             "responses": responses,
+            "security": doc.security.requirements(),
         });
         if let (Some(body), Some(o)) = (doc.body, operation.as_object_mut()) {
             o.insert(
@@ -48,7 +49,10 @@ pub fn build<'a>(operations: impl IntoIterator<Item = Operation<'a>>) -> Value {
         "info": {"title": "Robotoff", "version": env!("CARGO_PKG_VERSION"),
                  "description": "Predictions, insights and questions about Open Food Facts products."},
         "paths": paths,
-        "components": {"schemas": {"Error": {"type": "object", "required": ["error", "title"], "properties": {
-            "error": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"}}}}},
+        "components": {
+            "schemas": {"Error": {"type": "object", "required": ["error", "title"], "properties": {
+                "error": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"}}}},
+            "securitySchemes": security_schemes(),
+        },
     })
 }

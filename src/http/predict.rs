@@ -2,7 +2,7 @@
 //! of an OCR JSON and image crops (spec api-db §1.4, §1.5). Files are fetched only from
 //! the configured image hosts.
 
-use super::doc::{Doc, P, SERVER_TYPE};
+use super::doc::{Doc, Security, P, SERVER_TYPE};
 use super::error::ApiError;
 use super::reply::{bytes, json};
 use super::router::ApiRequest;
@@ -258,6 +258,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[400],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -276,6 +277,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[400],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -288,6 +290,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[400],
+                security: Security::Public,
             },
         ),
     ]

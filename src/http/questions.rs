@@ -4,8 +4,8 @@ use super::auth::{device_id, parse_auth, voter};
 use super::cache::{QuestionCandidate, QuestionPool};
 use super::countries::countries_param;
 use super::doc::{
-    Doc, BARCODE_PATH, COUNT, COUNTRIES, DEVICE, INSIGHT_TYPES, LANG, P, PAGE, QUESTION_LIST,
-    SERVER_TYPE,
+    Doc, Security, BARCODE_PATH, COUNT, COUNTRIES, DEVICE, INSIGHT_TYPES, LANG, P, PAGE,
+    QUESTION_LIST, SERVER_TYPE,
 };
 use super::error::ApiError;
 use super::params::normalize_barcode;
@@ -393,6 +393,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[400, 401],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -436,6 +437,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[400, 401],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -448,6 +450,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[400, 401],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -460,6 +463,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[400, 401],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -487,6 +491,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[400],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -503,6 +508,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[400],
+                security: Security::Public,
             },
         ),
     ]

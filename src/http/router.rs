@@ -350,6 +350,7 @@ fn decode_segment(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::doc::Security;
 
     const DOC: Doc = Doc {
         summary: "test route",
@@ -357,6 +358,7 @@ mod tests {
         body: None,
         ok: &[200],
         errors: &[],
+        security: Security::Public,
     };
 
     fn noop() -> Handler {

@@ -2,7 +2,7 @@
 //! template, handler, documentation); the OpenAPI document is built from them once. The
 //! same table labels metrics.
 
-use super::doc::Doc;
+use super::doc::{Doc, Security};
 use super::openapi::{self, Operation};
 use super::reply::json;
 use super::router::{handler, Route, Router};
@@ -18,6 +18,7 @@ const OPENAPI_DOC: Doc = Doc {
     body: None,
     ok: &[200],
     errors: &[],
+    security: Security::Public,
 };
 
 /// The router of the whole API.

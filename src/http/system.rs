@@ -2,7 +2,7 @@
 //! the product dataset and batch imports.
 
 use super::auth::check_bearer;
-use super::doc::{Doc, P};
+use super::doc::{Doc, Security, P};
 use super::error::ApiError;
 use super::reply;
 use super::router::ApiRequest;
@@ -68,8 +68,9 @@ pub async fn dataset_etag(state: AppState, _req: ApiRequest) -> Result<Response,
 
 /// `POST /products/dataset`: runs the scheduler's dataset task now (download when the
 /// dump changed, then product store refresh); `{"status": "scheduled"}`.
-pub async fn dataset_refresh(state: AppState, _req: ApiRequest) -> Result<Response, ApiError> {
+pub async fn dataset_refresh(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
     use crate::actors::scheduler::{SchedulerMsg, DATASET_REFRESH_TASK};
+    super::identity::require_operator(&state, &req.headers)?;
     if state.settings.scheduler.dataset_url.trim().is_empty() {
         return Err(ApiError::unavailable(
             "dataset_refresh_off",
@@ -110,7 +111,10 @@ pub async fn batch_import(state: AppState, req: ApiRequest) -> Result<Response, 
             ),
         ));
     }
-    check_bearer(&req.headers, &state.settings.http.batch_job_key)?;
+    check_bearer(
+        &req.headers,
+        secrecy::ExposeSecret::expose_secret(&state.settings.http.batch_job_key),
+    )?;
     Err(ApiError::unavailable(
         "batch_import_unavailable",
         "batch imports are not available on this service yet",
@@ -213,6 +217,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -225,6 +230,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[500],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -237,6 +243,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -249,6 +256,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[],
+                security: Security::Public,
             },
         ),
         Route::new(
@@ -261,6 +269,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[503],
+                security: Security::Operator,
             },
         ),
         Route::new(
@@ -276,6 +285,7 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[400, 401, 503],
+                security: Security::BatchKey,
             },
         ),
     ]

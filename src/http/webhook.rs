@@ -2,7 +2,7 @@
 //! it published its Redis streams, mapped onto the same durable jobs as the update
 //! listener. Off unless `http.webhooks` is set; then both routes answer 404.
 
-use super::doc::{Doc, P};
+use super::doc::{Doc, Security, P};
 use super::error::ApiError;
 use super::reply;
 use super::router::ApiRequest;
@@ -92,6 +92,7 @@ async fn schedule(state: &AppState, job: NewJob) -> Result<Response, ApiError> {
 /// the wait, as from the stream), `deleted` the deletion job.
 pub async fn product(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
     enabled(&state)?;
+    super::identity::require_webhook_secret(&state, &req)?;
     let p = &req.params;
     let barcode = required_barcode(&req)?;
     let action = p.required("action")?;
@@ -136,6 +137,7 @@ fn image_id_of_url(image_url: &str) -> Option<String> {
 /// (as for stream events), whatever `ocr_url` says.
 pub async fn import_image(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
     enabled(&state)?;
+    super::identity::require_webhook_secret(&state, &req)?;
     let p = &req.params;
     let barcode = required_barcode(&req)?;
     let image_url = p.required("image_url")?;
@@ -186,6 +188,7 @@ pub fn routes() -> Vec<Route> {
             body: None,
             ok: &[200],
             errors: &[400, 404],
+                security: Security::Webhook,
             },
         ),
         Route::new(
@@ -208,6 +211,7 @@ pub fn routes() -> Vec<Route> {
             body: None,
             ok: &[200],
             errors: &[400, 404],
+                security: Security::Webhook,
             },
         ),
     ]

@@ -1,6 +1,7 @@
 //! Downloads from Product Opener's static server.
 
 use crate::config::Settings;
+use secrecy::ExposeSecret;
 use std::time::Duration;
 
 /// Client of the downloads from the static server (taxonomies, the product dump): no
@@ -10,7 +11,7 @@ use std::time::Duration;
 pub fn static_client(settings: &Settings) -> Result<reqwest::Client, String> {
     use base64::Engine;
     let mut headers = reqwest::header::HeaderMap::new();
-    let auth = settings.product_opener.request_auth.trim();
+    let auth = settings.product_opener.request_auth.expose_secret().trim();
     if !auth.is_empty() {
         let credentials = if auth.contains(':') {
             auth.to_string()

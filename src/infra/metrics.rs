@@ -28,6 +28,9 @@ pub const PRODUCT_OPENER_FAILURES: &str = "robotoff_product_opener_failures_tota
 pub const AUTO_APPLY: &str = "robotoff_auto_apply_total";
 pub const PRODUCT_REFRESHES: &str = "robotoff_product_refreshes_total";
 pub const DATASET_PRODUCTS: &str = "robotoff_dataset_products";
+pub const CREDENTIAL_CHECKS: &str = "robotoff_credential_checks_total";
+pub const PRODUCT_EDITS: &str = "robotoff_product_edits_total";
+pub const REQUESTS_REFUSED: &str = "robotoff_requests_refused_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -56,15 +59,48 @@ pub fn render() -> String {
     install().render()
 }
 
+/// The label of an HTTP method: one of the standard methods, else `other`.
+pub fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN.into_iter().find(|m| *m == method).unwrap_or("other")
+}
+
 pub fn http_request(route: &str, method: &str, status: u16, elapsed: Duration) {
-    let status = status.to_string();
+    let method = method_label(method);
+    let status = if (100..600).contains(&status) {
+        status.to_string()
+    } else {
+        "other".to_string()
+    };
     counter!(HTTP_REQUESTS, "route" => route.to_string(), "method" => method.to_string(), "status" => status.clone())
         .increment(1);
     histogram!(HTTP_DURATION, "route" => route.to_string(), "method" => method.to_string(), "status" => status)
         .record(elapsed.as_secs_f64());
 }
 
+/// Credentials checked with Product Opener (`outcome`: valid, refused, remembered,
+/// unavailable).
+pub fn credential_check(outcome: &'static str) {
+    counter!(CREDENTIAL_CHECKS, "outcome" => outcome).increment(1);
+}
+
+/// A queued Product Opener edit answered (`outcome`: done, deferred, failed).
+pub fn product_edit(outcome: &'static str) {
+    counter!(PRODUCT_EDITS, "outcome" => outcome).increment(1);
+}
+
+/// A request refused before any work (`reason`: shard_queue_full, heavy_busy, ...).
+pub fn request_refused(reason: &'static str) {
+    counter!(REQUESTS_REFUSED, "reason" => reason).increment(1);
+}
+
 pub fn job_finished(kind: &str, outcome: &str, elapsed: Duration) {
+    let kind = crate::jobs::JobKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == kind)
+        .map_or("unknown", |k| k.as_str());
     counter!(JOBS, "kind" => kind.to_string(), "outcome" => outcome.to_string()).increment(1);
     histogram!(JOB_DURATION, "kind" => kind.to_string()).record(elapsed.as_secs_f64());
 }

@@ -89,10 +89,13 @@ pub enum JobKind {
     ImportInsightsFromImage,
     /// Recompute a product's insights from its stored predictions.
     RefreshInsights,
+    /// Send the Product Opener edits of an annotation that are still queued (payload:
+    /// `insight_id`): resumes a plan that did not go through at once.
+    SendProductEdits,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 9] = [
+    pub const ALL: [JobKind; 10] = [
         JobKind::Noop,
         JobKind::Probe,
         JobKind::UpdateInsights,
@@ -102,6 +105,7 @@ impl JobKind {
         JobKind::ImportImage,
         JobKind::ImportInsightsFromImage,
         JobKind::RefreshInsights,
+        JobKind::SendProductEdits,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -115,6 +119,7 @@ impl JobKind {
             Self::ImportImage => "import_image",
             Self::ImportInsightsFromImage => "import_insights_from_image",
             Self::RefreshInsights => "refresh_insights",
+            Self::SendProductEdits => "send_product_edits",
         }
     }
 }

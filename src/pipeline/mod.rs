@@ -4,6 +4,7 @@
 //! uses the domain modules (`insights`, `ocr`, `events`) and `infra`, never `actors`.
 
 pub mod context;
+mod edits;
 mod image;
 pub mod job;
 mod product;

@@ -3,7 +3,7 @@
 
 use super::context::Context;
 use super::job::{Effects, JobError, Target};
-use super::{image, product};
+use super::{edits, image, product};
 use crate::infra::db::jobs::{self, ClaimedJob, FailOutcome};
 use crate::infra::metrics;
 use crate::insights::import::Importing;
@@ -124,6 +124,11 @@ async fn execute(
     started_at: chrono::DateTime<Utc>,
 ) -> Result<Effects, JobError> {
     let kind = JobKind::from_str(&job.kind).map_err(|_| JobError::UnknownKind(job.kind.clone()))?;
+    if kind == JobKind::SendProductEdits {
+        // Product Opener is called with no transaction open; each edit records its
+        // own answer, so only the job's completion remains.
+        edits::send(ctx, job).await?;
+    }
     let mut tx = ctx.pool.begin().await?;
     // A job's effects and its completion commit together; if PostgreSQL itself crashes
     // before flushing them, both are lost and the job simply runs again. So completions
@@ -207,7 +212,7 @@ async fn handle(
         JobKind::ProductTypeSwitched => {
             none(product::product_type_switched(ctx, Target::of(job)?, conn).await)
         }
-        JobKind::Noop | JobKind::Probe => Ok(Effects::default()),
+        JobKind::Noop | JobKind::Probe | JobKind::SendProductEdits => Ok(Effects::default()),
     }
 }
 

@@ -40,7 +40,7 @@ pub fn settings(db: &str, po_url: &str) -> Settings {
         f.static_url = po_url.to_string();
     }
     s.product_opener.user = ROBOTOFF_USER.into();
-    s.product_opener.password = ROBOTOFF_PASSWORD.into();
+    s.product_opener.password = ROBOTOFF_PASSWORD.to_string().into();
     // Runs are triggered by the tests.
     s.annotation.auto_apply_interval_secs = 3600;
     s
@@ -99,6 +99,7 @@ pub fn anonymous(id: Uuid, annotation: i32, device: &str) -> AnnotateRequest {
         update: true,
         data: None,
         device_id: device.to_string(),
+        client_key: Some(format!("client-of-{device}")),
         caller: Caller::Anonymous,
     }
 }
@@ -110,6 +111,7 @@ pub fn by_user(id: Uuid, annotation: i32, auth: Auth) -> AnnotateRequest {
         update: true,
         data: None,
         device_id: "device-of-user".to_string(),
+        client_key: None,
         caller: Caller::User(auth),
     }
 }

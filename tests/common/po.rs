@@ -80,7 +80,16 @@ struct State {
     read_status: Option<u16>,
     patch_errors: Option<Value>,
     fail_containing: Option<(String, u16)>,
+    /// Users `/cgi/auth.pl` accepts: name → password.
+    users: HashMap<String, String>,
+    /// Session cookies `/cgi/auth.pl` accepts.
+    sessions: Vec<String>,
 }
+
+/// The user `/cgi/auth.pl` knows from the start (HTTP Basic `a:b`, header `Basic YTpi`).
+pub const KNOWN_USER: (&str, &str) = ("a", "b");
+/// The session cookie `/cgi/auth.pl` knows from the start (user `alice`).
+pub const KNOWN_SESSION: &str = "user_id&alice&user_session&XYZ";
 
 /// The running stand-in. Dropping it stops the server.
 pub struct ProductOpenerStandIn {
@@ -147,7 +156,11 @@ fn json_answer(status: u16, body: &Value) -> Answer {
 
 impl ProductOpenerStandIn {
     pub async fn start() -> Self {
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Mutex::new(State {
+            users: HashMap::from([(KNOWN_USER.0.to_string(), KNOWN_USER.1.to_string())]),
+            sessions: vec![KNOWN_SESSION.to_string()],
+            ..State::default()
+        }));
         let st = state.clone();
         let route = warp::any()
             .and(warp::method())
@@ -249,6 +262,21 @@ impl ProductOpenerStandIn {
         self.with(|s| s.product_types.insert(code.to_string(), entry));
     }
 
+    /// `/cgi/auth.pl` accepts `user` with `password` too.
+    pub fn add_user(&self, user: &str, password: &str) {
+        self.with(|s| s.users.insert(user.to_string(), password.to_string()));
+    }
+
+    /// Checks of credentials made so far (`/cgi/auth.pl` requests).
+    pub fn auth_checks(&self) -> usize {
+        self.with(|s| {
+            s.requests
+                .iter()
+                .filter(|r| split_flavor(&r.path).1 == "/cgi/auth.pl")
+                .count()
+        })
+    }
+
     /// The image host serves `document` at `path` (`/images/products/.../1.json`).
     pub fn serve_ocr(&self, path: &str, document: Vec<u8>) {
         self.with(|s| s.ocr.insert(path.to_string(), document));
@@ -293,11 +321,12 @@ impl ProductOpenerStandIn {
         self.with(|s| s.requests.clone())
     }
 
-    /// Requests other than GET and HEAD.
+    /// Requests other than GET and HEAD, credential checks left out.
     pub fn writes(&self) -> Vec<Recorded> {
         self.requests()
             .into_iter()
             .filter(|r| r.method != "GET" && r.method != "HEAD")
+            .filter(|r| split_flavor(&r.path).1 != "/cgi/auth.pl")
             .collect()
     }
 
@@ -383,6 +412,34 @@ fn home_of(s: &State, code: &str) -> Option<(String, String)> {
     Some((flavor, t))
 }
 
+/// As Product Opener's `/cgi/auth.pl`: 200 with the user id for a known session cookie
+/// or user and password (form fields), 403 otherwise.
+fn check_credentials(s: &State, r: &Recorded) -> Answer {
+    let cookie = r.header("cookie").and_then(|c| {
+        c.split(';')
+            .filter_map(|p| p.trim().split_once('='))
+            .find(|(k, _)| *k == "session")
+            .map(|(_, v)| v.to_string())
+    });
+    if let Some(cookie) = cookie {
+        if s.sessions.contains(&cookie) {
+            let user = cookie.split('&').nth(1).unwrap_or("").to_string();
+            return json_answer(200, &json!({"status": 1, "user_id": user}));
+        }
+        return json_answer(403, &json!({"status": 0, "error": "invalid session"}));
+    }
+    let fields: HashMap<String, String> = serde_urlencoded::from_bytes(&r.body).unwrap_or_default();
+    match (fields.get("user_id"), fields.get("password")) {
+        (Some(u), Some(p)) if s.users.get(u) == Some(p) => {
+            json_answer(200, &json!({"status": 1, "user_id": u}))
+        }
+        _ => json_answer(
+            403,
+            &json!({"status": 0, "error": "invalid user or password"}),
+        ),
+    }
+}
+
 fn static_file(file: &Served, head: bool) -> Answer {
     let mut builder = Response::builder()
         .status(StatusCode::OK)
@@ -416,6 +473,10 @@ fn answer(s: &State, r: &Recorded) -> Answer {
     }
     if s.down {
         return json_answer(503, &json!({"error": "stand-in is down"}));
+    }
+    // A credential check is a read, whatever its method.
+    if split_flavor(&r.path).1 == "/cgi/auth.pl" {
+        return check_credentials(s, r);
     }
     if is_read {
         if let Some(status) = s.read_status {

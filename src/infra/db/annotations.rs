@@ -6,7 +6,7 @@ use super::insights::insight_of;
 use super::rows::InsightRow;
 use crate::types::{Insight, ServerType};
 use serde_json::Value;
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use std::str::FromStr;
 use uuid::Uuid;
 
@@ -37,6 +37,48 @@ pub async fn lock_insight(
     .await?;
     row.map(|r| insight_of(r).map_err(|(id, kind)| InsightReadError::UnknownType { id, kind }))
         .transpose()
+}
+
+/// An insight as stored, without locking it.
+pub async fn read_insight(pool: &PgPool, id: Uuid) -> Result<Option<Insight>, InsightReadError> {
+    let row = sqlx::query_as!(
+        InsightRow,
+        r#"SELECT id, barcode, type AS kind, data, "timestamp", completed_at, annotation, annotated_result,
+                  n_votes, username, countries, brands, process_after, value_tag, value, source_image,
+                  automatic_processing, server_type, unique_scans_n, reserved_barcode, predictor,
+                  predictor_version, campaign, confidence, bounding_box, lc, with_image
+           FROM product_insight WHERE id = $1"#,
+        id
+    )
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| insight_of(r).map_err(|(id, kind)| InsightReadError::UnknownType { id, kind }))
+        .transpose()
+}
+
+/// Takes an annotation back: the insight is open again with its fields as `before`
+/// (`data`, `value_tag`, `value`) holds them.
+pub async fn undo_annotation(
+    conn: &mut PgConnection,
+    id: Uuid,
+    before: &Value,
+) -> Result<(), sqlx::Error> {
+    let data = before.get("data").cloned().unwrap_or(Value::Null);
+    let value_tag = before.get("value_tag").and_then(Value::as_str);
+    let value = before.get("value").and_then(Value::as_str);
+    sqlx::query!(
+        r#"UPDATE product_insight
+           SET annotation = NULL, annotated_result = NULL, username = NULL, completed_at = NULL,
+               data = $2, value_tag = $3, value = $4
+           WHERE id = $1"#,
+        id,
+        data,
+        value_tag,
+        value
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// The product an insight belongs to (barcode and server type), without locking.

@@ -14,6 +14,7 @@ pub mod logo_writes;
 pub mod logos;
 pub mod prediction_query;
 pub mod predictions;
+pub mod product_edits;
 pub mod products;
 pub mod rows;
 pub mod stats;

@@ -3,6 +3,7 @@
 use super::error::PoError;
 use crate::config::{FlavorUrls, ProductOpenerSettings};
 use crate::types::ServerType;
+use secrecy::{ExposeSecret, SecretString};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -17,32 +18,50 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Product type lookups.
 pub const PRODUCT_TYPE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Whose account a write is made with.
-#[derive(Clone, PartialEq, Eq)]
+/// Whose account a write is made with. Secrets print redacted.
+#[derive(Debug, Clone)]
 pub enum Credentials {
     /// The user's Product Opener session cookie, sent as cookie `session`.
-    Session(String),
+    Session(SecretString),
     /// A user name and password, sent as `user_id` / `password` fields.
-    Password { user_id: String, password: String },
+    Password {
+        user_id: String,
+        password: SecretString,
+    },
     /// Robotoff's own account (`product_opener.user` / `password`): votes and
     /// automatic edits.
     Robotoff,
 }
 
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Session(_) => f.write_str("Session(…)"),
-            Self::Password { user_id, .. } => write!(f, "Password {{ user_id: {user_id:?}, .. }}"),
-            Self::Robotoff => f.write_str("Robotoff"),
+impl PartialEq for Credentials {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Session(a), Self::Session(b)) => a.expose_secret() == b.expose_secret(),
+            (
+                Self::Password {
+                    user_id: a,
+                    password: pa,
+                },
+                Self::Password {
+                    user_id: b,
+                    password: pb,
+                },
+            ) => a == b && pa.expose_secret() == pb.expose_secret(),
+            (Self::Robotoff, Self::Robotoff) => true,
+            _ => false,
         }
     }
 }
 
+impl Eq for Credentials {}
+
 /// The credentials actually sent: a cookie, or form fields.
 pub(super) enum Sent {
-    Cookie(String),
-    Fields { user_id: String, password: String },
+    Cookie(SecretString),
+    Fields {
+        user_id: String,
+        password: SecretString,
+    },
 }
 
 /// A Product Opener client for every flavor. Cheap to clone; all clones (and all
@@ -56,9 +75,9 @@ struct Inner {
     http: reqwest::Client,
     flavors: [FlavorUrls; 5],
     user: String,
-    password: String,
+    password: SecretString,
     /// HTTP Basic credentials sent with every request (staging servers).
-    request_auth: Option<(String, String)>,
+    request_auth: Option<(String, SecretString)>,
 }
 
 impl std::fmt::Debug for ProductOpener {
@@ -91,11 +110,11 @@ fn shared_http() -> Result<reqwest::Client, PoError> {
 impl ProductOpener {
     /// A client for the configured flavors and accounts.
     pub fn new(settings: &ProductOpenerSettings) -> Result<Self, PoError> {
-        let request_auth = match settings.request_auth.trim() {
+        let request_auth = match settings.request_auth.expose_secret().trim() {
             "" => None,
             text => match text.split_once(':') {
-                Some((u, p)) => Some((u.to_string(), p.to_string())),
-                None => Some((text.to_string(), String::new())),
+                Some((u, p)) => Some((u.to_string(), SecretString::from(p.to_string()))),
+                None => Some((text.to_string(), SecretString::from(String::new()))),
             },
         };
         Ok(ProductOpener {
@@ -135,7 +154,7 @@ impl ProductOpener {
     ) -> reqwest::RequestBuilder {
         let mut rb = self.inner.http.request(method, url).timeout(timeout);
         if let Some((u, p)) = &self.inner.request_auth {
-            rb = rb.basic_auth(u, Some(p));
+            rb = rb.basic_auth(u, Some(p.expose_secret()));
         }
         rb
     }
@@ -143,7 +162,9 @@ impl ProductOpener {
     /// Resolves `creds` to what is sent; an error when there is no password or cookie.
     pub(super) fn resolve(&self, action: &str, creds: &Credentials) -> Result<Sent, PoError> {
         let sent = match creds {
-            Credentials::Session(cookie) if !cookie.is_empty() => Sent::Cookie(cookie.clone()),
+            Credentials::Session(cookie) if !cookie.expose_secret().is_empty() => {
+                Sent::Cookie(cookie.clone())
+            }
             Credentials::Session(_) => None.ok_or_else(|| no_creds(action))?,
             Credentials::Password { user_id, password } => Sent::Fields {
                 user_id: user_id.clone(),
@@ -155,7 +176,9 @@ impl ProductOpener {
             },
         };
         match &sent {
-            Sent::Fields { password, .. } if password.is_empty() => Err(no_creds(action)),
+            Sent::Fields { password, .. } if password.expose_secret().is_empty() => {
+                Err(no_creds(action))
+            }
             _ => Ok(sent),
         }
     }

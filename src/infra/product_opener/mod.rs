@@ -9,10 +9,12 @@ mod reads;
 mod refresh;
 mod writes;
 
+pub use auth::Verdict;
 pub use error::PoError;
 pub use images_schema::to_legacy_images;
 pub use product_json::{parse_product, parse_product_value, ProductJsonError};
 pub use refresh::{refresh_product, RefreshError, Refreshed};
+mod auth;
 mod client;
 pub use client::{
     Credentials, ProductOpener, CROP_TIMEOUT, PRODUCT_TYPE_TIMEOUT, READ_TIMEOUT, USER_AGENT,

@@ -7,6 +7,7 @@ use crate::types::ServerType;
 use crate::types::{ProductEdit, SelectImage};
 use reqwest::header::COOKIE;
 use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 impl ProductOpener {
@@ -218,12 +219,12 @@ impl ProductOpener {
         action: &str,
         creds: &Credentials,
         fields: &mut Vec<(String, String)>,
-    ) -> Result<Option<String>, PoError> {
+    ) -> Result<Option<SecretString>, PoError> {
         match self.resolve(action, creds)? {
             Sent::Cookie(cookie) => Ok(Some(cookie)),
             Sent::Fields { user_id, password } => {
                 fields.push(("user_id".into(), user_id));
-                fields.push(("password".into(), password));
+                fields.push(("password".into(), password.expose_secret().to_string()));
                 Ok(None)
             }
         }
@@ -235,11 +236,11 @@ impl ProductOpener {
         method: Method,
         url: &str,
         timeout: std::time::Duration,
-        cookie: Option<String>,
+        cookie: Option<SecretString>,
     ) -> reqwest::RequestBuilder {
         let rb = self.request(method, url, timeout);
         match cookie {
-            Some(c) => rb.header(COOKIE, format!("session={c}")),
+            Some(c) => rb.header(COOKIE, format!("session={}", c.expose_secret())),
             None => rb,
         }
     }

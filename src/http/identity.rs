@@ -1,0 +1,292 @@
+//! Who may call: credentials checked with Product Opener before they count (a success is
+//! remembered for `http.auth_cache_secs`, keyed by a hash of the credentials, never the
+//! password itself), the operator token, and the webhooks' shared secret.
+
+use super::auth::{parse_auth, Credentials};
+use super::error::ApiError;
+use super::router::ApiRequest;
+use super::state::AppState;
+use crate::infra::metrics;
+use crate::infra::product_opener::{self as po, PoError, ProductOpener, Verdict};
+use crate::types::ServerType;
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+use warp::http::{HeaderMap, StatusCode};
+
+/// A caller Product Opener vouched for.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// The user name the service records (Product Opener's user id).
+    pub username: String,
+    /// What is forwarded to Product Opener for the user's own edits.
+    pub credentials: Credentials,
+}
+
+impl From<User> for crate::annotation::Auth {
+    /// The annotator: the name Product Opener vouched for, and what their edits send.
+    fn from(user: User) -> Self {
+        crate::annotation::Auth {
+            credentials: to_po(&user.credentials),
+            username: user.username,
+        }
+    }
+}
+
+/// Remembers credentials Product Opener accepted, by hash, for a while.
+pub struct Identities {
+    po: ProductOpener,
+    verified: moka::sync::Cache<[u8; 32], String>,
+}
+
+impl std::fmt::Debug for Identities {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identities")
+            .field("remembered", &self.verified.entry_count())
+            .finish()
+    }
+}
+
+/// Credentials remembered at most (each entry is a 32-byte hash and a user name).
+const MAX_REMEMBERED: u64 = 100_000;
+
+impl Identities {
+    pub fn new(po: ProductOpener, remember: Duration) -> Identities {
+        Identities {
+            po,
+            verified: moka::sync::Cache::builder()
+                .max_capacity(MAX_REMEMBERED)
+                .time_to_live(remember)
+                .build(),
+        }
+    }
+
+    /// The user behind `credentials` on `server_type`, as Product Opener says.
+    pub async fn verify(
+        &self,
+        server_type: ServerType,
+        credentials: Credentials,
+    ) -> Result<User, ApiError> {
+        let key = cache_key(server_type, &credentials);
+        if let Some(username) = self.verified.get(&key) {
+            metrics::credential_check("remembered");
+            return Ok(User {
+                username,
+                credentials,
+            });
+        }
+        let sent = to_po(&credentials);
+        let verdict = self.po.check_credentials(server_type, &sent).await;
+        match verdict {
+            Ok(Verdict::Valid { user_id }) => {
+                let Some(username) = user_id.or_else(|| credentials.username()) else {
+                    metrics::credential_check("refused");
+                    return Err(refused());
+                };
+                metrics::credential_check("valid");
+                self.verified.insert(key, username.clone());
+                Ok(User {
+                    username,
+                    credentials,
+                })
+            }
+            Ok(Verdict::Refused) => {
+                metrics::credential_check("refused");
+                Err(refused())
+            }
+            Err(e) => {
+                metrics::credential_check("unavailable");
+                tracing::warn!(error = %e, "credentials could not be checked");
+                Err(unavailable(&e))
+            }
+        }
+    }
+}
+
+/// SHA-256 of the flavor and the credentials: what a success is remembered under.
+fn cache_key(server_type: ServerType, c: &Credentials) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(server_type.name().as_bytes());
+    h.update([0]);
+    match (&c.session_cookie, &c.username, &c.password) {
+        (Some(cookie), _, _) => {
+            h.update(b"cookie\0");
+            h.update(cookie.expose_secret().as_bytes());
+        }
+        (None, user, password) => {
+            h.update(b"password\0");
+            h.update(user.as_deref().unwrap_or("").as_bytes());
+            h.update([0]);
+            h.update(
+                password
+                    .as_ref()
+                    .map(|p| p.expose_secret().as_bytes())
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    h.finalize().into()
+}
+
+/// The credentials as the Product Opener client sends them (a session cookie wins).
+pub fn to_po(c: &Credentials) -> po::Credentials {
+    match (&c.session_cookie, &c.username) {
+        (Some(cookie), _) => po::Credentials::Session(cookie.clone()),
+        (None, user) => po::Credentials::Password {
+            user_id: user.clone().unwrap_or_default(),
+            password: c
+                .password
+                .clone()
+                .unwrap_or_else(|| SecretString::from(String::new())),
+        },
+    }
+}
+
+fn refused() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "Product Opener does not accept these credentials",
+    )
+    .with_title("Invalid credentials")
+}
+
+fn unavailable(e: &PoError) -> ApiError {
+    let why = if e.is_retryable() {
+        "Product Opener could not check the credentials now, retry later"
+    } else {
+        "Product Opener's answer to the credential check was not understood, retry later"
+    };
+    ApiError::unavailable("credentials_unchecked", why)
+}
+
+fn required(what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "authentication_required",
+        format!("{what} needs a Product Opener user (HTTP Basic or the session cookie)"),
+    )
+    .with_title("Authentication required")
+}
+
+/// The caller's user when credentials were sent (checked with Product Opener), `None`
+/// when anonymous. Invalid credentials are a 401 and never count as anonymous.
+pub async fn optional_user(
+    state: &AppState,
+    req: &ApiRequest,
+    server_type: ServerType,
+) -> Result<Option<User>, ApiError> {
+    match parse_auth(&req.headers)? {
+        Some(credentials) => Ok(Some(
+            state.identities.verify(server_type, credentials).await?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The caller's user, checked with Product Opener; a 401 when there is none.
+pub async fn required_user(
+    state: &AppState,
+    req: &ApiRequest,
+    server_type: ServerType,
+    what: &str,
+) -> Result<User, ApiError> {
+    optional_user(state, req, server_type)
+        .await?
+        .ok_or_else(|| required(what))
+}
+
+/// `Authorization: Bearer <http.operator_token>`; with no token set, operator routes are
+/// refused to everyone.
+pub fn require_operator(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let token = state.settings.http.operator_token.expose_secret();
+    if token.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "operator_routes_disabled",
+            "this route needs the operator token, and none is configured (http.operator_token)",
+        )
+        .with_title("Operator routes disabled"));
+    }
+    super::auth::check_bearer(headers, token)
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// A webhook call is Product Opener's when it carries the shared secret: as
+/// `Authorization: Bearer <secret>`, or as `X-Robotoff-Signature: sha256=<hex HMAC-SHA256
+/// of the body with the secret>`.
+pub fn require_webhook_secret(state: &AppState, req: &ApiRequest) -> Result<(), ApiError> {
+    let secret = state.settings.http.webhook_secret.expose_secret();
+    let denied = |why: &str| {
+        ApiError::new(StatusCode::UNAUTHORIZED, "invalid_webhook_signature", why)
+            .with_title("Invalid webhook signature")
+    };
+    if secret.is_empty() {
+        return Err(denied("the webhooks need http.webhook_secret"));
+    }
+    if let Some(sig) = req
+        .headers
+        .get("x-robotoff-signature")
+        .and_then(|v| v.to_str().ok())
+    {
+        let hex = sig.trim().strip_prefix("sha256=").unwrap_or(sig.trim());
+        let Some(given) = decode_hex(hex) else {
+            return Err(denied("X-Robotoff-Signature is not a hex HMAC-SHA256"));
+        };
+        let mut mac = HmacSha256::new_from_slice(secret.as_bytes())
+            .map_err(|_| denied("the webhook secret cannot key an HMAC"))?;
+        mac.update(&req.body);
+        return mac
+            .verify_slice(&given)
+            .map_err(|_| denied("X-Robotoff-Signature does not match the body"));
+    }
+    if req.headers.get("authorization").is_some() {
+        return super::auth::check_bearer(&req.headers, secret)
+            .map_err(|_| denied("the bearer token is not the webhook secret"));
+    }
+    Err(denied(
+        "a webhook call needs X-Robotoff-Signature or Authorization: Bearer",
+    ))
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds(user: &str, password: &str) -> Credentials {
+        Credentials {
+            session_cookie: None,
+            username: Some(user.to_string()),
+            password: Some(SecretString::from(password.to_string())),
+        }
+    }
+
+    #[test]
+    fn the_cache_key_depends_on_every_part_and_never_holds_the_password() {
+        let a = cache_key(ServerType::Off, &creds("alice", "pw"));
+        assert_eq!(a, cache_key(ServerType::Off, &creds("alice", "pw")));
+        assert_ne!(a, cache_key(ServerType::Off, &creds("alice", "pw2")));
+        assert_ne!(a, cache_key(ServerType::Off, &creds("alicep", "w")));
+        assert_ne!(a, cache_key(ServerType::Obf, &creds("alice", "pw")));
+        assert!(!a.windows(2).any(|w| w == b"pw"));
+    }
+
+    #[test]
+    fn hex_signatures() {
+        assert_eq!(decode_hex("00ff10"), Some(vec![0, 255, 16]));
+        assert_eq!(decode_hex("0"), None);
+        assert_eq!(decode_hex("zz"), None);
+    }
+}
