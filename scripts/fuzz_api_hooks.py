@@ -5,7 +5,7 @@ import schemathesis
 
 # `error` codes of deliberate 503 answers (see src/http): the logo index, annotations
 # and logo insights on a node without product shards, the dataset refresh on a node
-# without the scheduler (or with it off), batch and image prediction imports.
+# without the scheduler (or with it off), the batch import.
 UNAVAILABLE = {
     "index_not_ready",
     "annotation_unavailable",
@@ -13,7 +13,6 @@ UNAVAILABLE = {
     "no_scheduler",
     "dataset_refresh_off",
     "batch_import_unavailable",
-    "image_prediction_import_unavailable",
 }
 
 

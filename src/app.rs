@@ -138,15 +138,8 @@ impl App {
             };
             let resources = http::Resources::load(&settings.data.dir)
                 .map_err(|e| anyhow::anyhow!("could not load the API's data files: {e}"))?;
-            let po = &settings.product_opener;
-            let image_hosts = crate::infra::image_fetch::ImageHosts::new(
-                crate::types::ServerType::ALL
-                    .iter()
-                    .map(|st| po.flavor(*st).images_url.as_str()),
-                Duration::from_secs(settings.http.downstream_timeout_secs),
-                settings.http.max_download_bytes,
-            )
-            .context("invalid product_opener images_url")?;
+            let image_hosts = crate::infra::image_fetch::ImageHosts::for_settings(&settings)
+                .context("invalid product_opener images_url")?;
             let resources = Arc::new(resources);
             let warm = resources.clone();
             tokio::task::spawn_blocking(move || warm.warm_up());
@@ -157,14 +150,18 @@ impl App {
                 redis,
                 resources,
                 image_hosts,
+                heavy: Arc::new(tokio::sync::Semaphore::new(
+                    settings.http.heavy_requests.max(1),
+                )),
                 identities: Arc::new(http::identity::Identities::new(
                     services.resources.po.clone(),
                     Duration::from_secs(settings.http.auth_cache_secs),
                 )),
                 services: services.clone(),
-                cache: Arc::new(http::cache::ListingCache::new(Duration::from_millis(
-                    settings.http.listing_cache_ms,
-                ))),
+                cache: Arc::new(http::cache::ListingCache::new(
+                    Duration::from_millis(settings.http.listing_cache_ms),
+                    settings.http.listing_cache_bytes,
+                )),
             };
             let listener = tokio::net::TcpListener::bind(settings.http.addr)
                 .await
@@ -189,11 +186,12 @@ impl App {
     }
 
     /// Stops the HTTP server, the actors (interrupted jobs are queued again), the pool,
-    /// and the private PostgreSQL if this node started it.
+    /// and the private PostgreSQL if this node started it. Every step has a deadline, so
+    /// a stop takes seconds even when PostgreSQL or a client does not answer.
     pub async fn shutdown(mut self) {
         if let Some((tx, handle)) = self.server.take() {
             let _ = tx.send(());
-            let _ = tokio::time::timeout(Duration::from_secs(10), handle).await;
+            let _ = tokio::time::timeout(Duration::from_secs(3), handle).await;
         }
         let _ = a::call(
             &self.supervisor,
@@ -202,7 +200,7 @@ impl App {
         )
         .await;
         let cell = self.supervisor.get_cell();
-        cell.stop_children_and_wait(Some("shutdown".into()), Some(Duration::from_secs(30)))
+        cell.stop_children_and_wait(Some("shutdown".into()), Some(Duration::from_secs(5)))
             .await;
         let _ = self
             .supervisor
@@ -210,13 +208,18 @@ impl App {
             .await;
         if self.services.settings.has_role(Role::Workers) {
             let shards: Vec<i32> = (0..self.services.settings.workers.shards as i32).collect();
-            if let Err(e) =
-                jobs::release_running(&self.pool, &shards, Some(&self.services.node_id)).await
-            {
-                tracing::warn!(error = %e, "could not queue interrupted jobs again; they are recovered at next start");
+            let released = tokio::time::timeout(
+                Duration::from_secs(2),
+                jobs::release_running(&self.pool, &shards, Some(&self.services.node_id)),
+            )
+            .await;
+            if !matches!(released, Ok(Ok(_))) {
+                tracing::warn!(
+                    "could not queue interrupted jobs again; they are recovered at next start"
+                );
             }
         }
-        self.pool.close().await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.pool.close()).await;
         if let Some(mut pg) = self.local_pg.take() {
             if let Err(e) = pg.stop() {
                 tracing::warn!(error = %e, "could not stop the local PostgreSQL");

@@ -10,7 +10,7 @@
 //! | actors | `actors` (messages, state, `handle`; [`actors::shards`] routes to shards) |
 //! | domain services | `pipeline` (what each job does), `annotation`, `product_store` |
 //! | domain | `insights`, `events`, `maintenance` |
-//! | pure logic and adapters | `ocr`, `questions`, `infra` (PostgreSQL, Redis, Product Opener, metrics) |
+//! | pure logic and adapters | `ocr`, `questions`, `imaging`, `infra` (PostgreSQL, Redis, Product Opener, metrics) |
 //! | vocabulary | `taxonomy`, `jobs`, `config` |
 //! | types | `types`, `shard` |
 //! | text | `text`, `i18n` |
@@ -23,6 +23,7 @@ pub mod config;
 pub mod events;
 pub mod http;
 pub mod i18n;
+pub mod imaging;
 pub mod infra;
 pub mod insights;
 pub mod jobs;

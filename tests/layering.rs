@@ -16,10 +16,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("composition root", &["app"]),
     ("HTTP API", &["http"]),
     ("actors", &["actors"]),
-    (
-        "domain services",
-        &["pipeline", "annotation", "product_store"],
-    ),
+    ("job handlers", &["pipeline"]),
+    ("domain services", &["annotation", "product_store"]),
     ("domain", &["insights", "events", "maintenance"]),
     (
         "pure domain logic and adapters",

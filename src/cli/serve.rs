@@ -12,9 +12,14 @@ pub struct ServeArgs {
     /// HTTP listen address (http.addr).
     #[arg(long)]
     pub http_addr: Option<SocketAddr>,
-    /// PostgreSQL URL (database.url); empty runs a private PostgreSQL.
+    /// PostgreSQL URL (database.url); empty runs a private PostgreSQL. A URL with a
+    /// password is better given by `--database-url-file` or ROBOTOFF__DATABASE__URL
+    /// (command lines are visible to every user of the machine).
     #[arg(long)]
     pub database_url: Option<String>,
+    /// File holding the PostgreSQL URL (database.url), e.g. a mounted secret.
+    #[arg(long, conflicts_with = "database_url")]
+    pub database_url_file: Option<PathBuf>,
     /// Redis URL (redis.url).
     #[arg(long)]
     pub redis_url: Option<String>,
@@ -30,8 +35,14 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    pub fn overrides(&self) -> Overrides {
+    pub fn overrides(&self) -> anyhow::Result<Overrides> {
         let mut o = Overrides::default();
+        if let Some(path) = &self.database_url_file {
+            let url = std::fs::read_to_string(path).map_err(|e| {
+                anyhow::anyhow!("cannot read the database URL from {}: {e}", path.display())
+            })?;
+            o.set("database.url", url.trim().to_string());
+        }
         if let Some(a) = self.http_addr {
             o.set("http.addr", a.to_string());
         }
@@ -50,12 +61,12 @@ impl ServeArgs {
         if let Some(r) = &self.roles {
             o.set("roles", r.clone());
         }
-        o
+        Ok(o)
     }
 }
 
 pub fn run(config: Option<&std::path::Path>, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let settings = super::load_settings(config, &args.overrides())?;
+    let settings = super::load_settings(config, &args.overrides()?)?;
     super::init_logging(&settings);
     let rt = super::runtime()?;
     rt.block_on(async {

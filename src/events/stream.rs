@@ -186,7 +186,11 @@ async fn read_lane(
         Lane::Interactive => streams.to_vec(),
         Lane::Bulk => vec![ctx.settings.redis.product_updates_stream.clone()],
     };
-    let mut last_stored: HashMap<String, std::time::Instant> = HashMap::new();
+    // When each stream's position was last stored: a lane that only skips entries stores
+    // its position once a second, counted from the lane's start.
+    let started = std::time::Instant::now();
+    let mut last_stored: HashMap<String, std::time::Instant> =
+        streams.iter().map(|s| (s.clone(), started)).collect();
     loop {
         let ids: Vec<String> = streams
             .iter()
@@ -205,10 +209,7 @@ async fn read_lane(
             // need not store its position at once: read again after a crash, it would
             // again give nothing. Its position is stored with the next jobs, or within
             // a second.
-            let stored_at = last_stored
-                .get(&stream)
-                .copied()
-                .unwrap_or_else(std::time::Instant::now);
+            let stored_at = last_stored.get(&stream).copied().unwrap_or(started);
             let enqueued = if jobs.is_empty() && stored_at.elapsed() < POSITION_EVERY {
                 0
             } else {

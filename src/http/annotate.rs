@@ -252,7 +252,7 @@ pub fn routes() -> Vec<Route> {
             ],
             body: None,
             ok: &[200],
-            errors: &[400, 401, 503],
+            errors: &[400, 401, 403, 502, 503],
             security: Security::OptionalUser,
         },
     )]

@@ -7,12 +7,8 @@
 
 use bytes::Bytes;
 use rand::Rng;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-/// Entries kept before expired ones are dropped (and all, if still too many).
-const MAX_ENTRIES: usize = 50_000;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// A formatted question of a random pool with its draw weight (`n_votes + 1`).
 #[derive(Debug)]
@@ -26,6 +22,35 @@ pub struct QuestionCandidate {
 pub struct QuestionPool {
     pub count: i64,
     pub candidates: Vec<QuestionCandidate>,
+    /// Size of the candidates' JSON, about (what the pool weighs in the cache).
+    pub bytes: usize,
+}
+
+impl QuestionPool {
+    pub fn new(count: i64, candidates: Vec<QuestionCandidate>) -> Self {
+        let bytes = candidates.iter().map(|c| json_size(&c.question) + 16).sum();
+        QuestionPool {
+            count,
+            candidates,
+            bytes,
+        }
+    }
+}
+
+/// Bytes of a JSON value's text, about, without writing it.
+fn json_size(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::Null | serde_json::Value::Bool(_) => 5,
+        serde_json::Value::Number(_) => 12,
+        serde_json::Value::String(s) => s.len() + 2,
+        serde_json::Value::Array(a) => 2 + a.iter().map(|x| json_size(x) + 1).sum::<usize>(),
+        serde_json::Value::Object(o) => {
+            2 + o
+                .iter()
+                .map(|(k, x)| k.len() + 4 + json_size(x))
+                .sum::<usize>()
+        }
+    }
 }
 
 impl QuestionPool {
@@ -46,38 +71,50 @@ impl QuestionPool {
     }
 }
 
+#[derive(Clone)]
 enum Entry {
     Body(Bytes),
     Pool(Arc<QuestionPool>),
 }
 
-struct Slot<T> {
-    at: Instant,
-    value: T,
-}
-
-/// The cache; `ttl` zero disables it.
-pub struct ListingCache {
-    ttl: Duration,
-    listings: Mutex<HashMap<String, Slot<Entry>>>,
-    voters: Mutex<HashMap<String, Slot<bool>>>,
-}
-
-fn prune<T>(map: &mut HashMap<String, Slot<T>>, ttl: Duration) {
-    if map.len() >= MAX_ENTRIES {
-        map.retain(|_, s| s.at.elapsed() < ttl);
-        if map.len() >= MAX_ENTRIES {
-            map.clear();
+impl Entry {
+    /// Bytes the entry holds, about.
+    fn weight(&self) -> usize {
+        match self {
+            Entry::Body(b) => b.len(),
+            Entry::Pool(p) => p.bytes,
         }
     }
 }
 
+/// The cache; `ttl` zero disables it. Listings are bounded in bytes, voters in number;
+/// expired entries are dropped as the cache goes (moka).
+pub struct ListingCache {
+    ttl: Duration,
+    listings: moka::sync::Cache<String, Entry>,
+    voters: moka::sync::Cache<String, bool>,
+}
+
+/// Voters remembered at most.
+const MAX_VOTERS: u64 = 200_000;
+
 impl ListingCache {
-    pub fn new(ttl: Duration) -> Self {
+    /// A cache keeping listings `ttl` long, at most `max_bytes` of them.
+    pub fn new(ttl: Duration, max_bytes: u64) -> Self {
+        let ttl_or_tiny = ttl.max(Duration::from_millis(1));
         ListingCache {
             ttl,
-            listings: Mutex::new(HashMap::new()),
-            voters: Mutex::new(HashMap::new()),
+            listings: moka::sync::Cache::builder()
+                .max_capacity(max_bytes)
+                .weigher(|k: &String, v: &Entry| {
+                    u32::try_from(k.len() + v.weight()).unwrap_or(u32::MAX)
+                })
+                .time_to_live(ttl_or_tiny)
+                .build(),
+            voters: moka::sync::Cache::builder()
+                .max_capacity(MAX_VOTERS)
+                .time_to_live(ttl_or_tiny)
+                .build(),
         }
     }
 
@@ -85,46 +122,24 @@ impl ListingCache {
         !self.ttl.is_zero()
     }
 
-    fn fresh<T: Clone>(&self, map: &Mutex<HashMap<String, Slot<T>>>, key: &str) -> Option<T> {
-        let guard = map.lock().unwrap_or_else(|p| p.into_inner());
-        guard
-            .get(key)
-            .filter(|s| s.at.elapsed() < self.ttl)
-            .map(|s| s.value.clone())
-    }
-
-    fn put<T>(&self, map: &Mutex<HashMap<String, Slot<T>>>, key: String, value: T) {
-        if !self.enabled() {
-            return;
-        }
-        let mut guard = map.lock().unwrap_or_else(|p| p.into_inner());
-        prune(&mut guard, self.ttl);
-        guard.insert(
-            key,
-            Slot {
-                at: Instant::now(),
-                value,
-            },
-        );
-    }
-
     /// Whether the voter is known (within the TTL) to have voted.
     pub fn voted(&self, voter: &str) -> Option<bool> {
         if !self.enabled() {
             return None;
         }
-        self.fresh(&self.voters, voter)
+        self.voters.get(voter)
     }
 
     pub fn set_voted(&self, voter: String, voted: bool) {
-        self.put(&self.voters, voter, voted);
+        if self.enabled() {
+            self.voters.insert(voter, voted);
+        }
     }
 
     /// Forgets what is known about these voters (they just annotated).
     pub fn forget_voters(&self, voters: &[String]) {
-        let mut guard = self.voters.lock().unwrap_or_else(|p| p.into_inner());
         for v in voters {
-            guard.remove(v);
+            self.voters.invalidate(v);
         }
     }
 
@@ -132,36 +147,38 @@ impl ListingCache {
         if !self.enabled() {
             return None;
         }
-        let guard = self.listings.lock().unwrap_or_else(|p| p.into_inner());
-        match guard.get(key).filter(|s| s.at.elapsed() < self.ttl) {
-            Some(Slot {
-                value: Entry::Body(b),
-                ..
-            }) => Some(b.clone()),
+        match self.listings.get(key) {
+            Some(Entry::Body(b)) => Some(b),
             _ => None,
         }
     }
 
     pub fn set_body(&self, key: String, body: Bytes) {
-        self.put(&self.listings, key, Entry::Body(body));
+        if self.enabled() {
+            self.listings.insert(key, Entry::Body(body));
+        }
     }
 
     pub fn pool(&self, key: &str) -> Option<Arc<QuestionPool>> {
         if !self.enabled() {
             return None;
         }
-        let guard = self.listings.lock().unwrap_or_else(|p| p.into_inner());
-        match guard.get(key).filter(|s| s.at.elapsed() < self.ttl) {
-            Some(Slot {
-                value: Entry::Pool(p),
-                ..
-            }) => Some(p.clone()),
+        match self.listings.get(key) {
+            Some(Entry::Pool(p)) => Some(p),
             _ => None,
         }
     }
 
     pub fn set_pool(&self, key: String, pool: Arc<QuestionPool>) {
-        self.put(&self.listings, key, Entry::Pool(pool));
+        if self.enabled() {
+            self.listings.insert(key, Entry::Pool(pool));
+        }
+    }
+
+    /// Bytes held by the listings, about (after pending evictions are done).
+    pub fn weighted_size(&self) -> u64 {
+        self.listings.run_pending_tasks();
+        self.listings.weighted_size()
     }
 }
 
@@ -189,7 +206,7 @@ mod tests {
 
     #[test]
     fn entries_expire_and_voters_are_forgotten() {
-        let c = ListingCache::new(Duration::from_millis(50));
+        let c = ListingCache::new(Duration::from_millis(50), 1 << 20);
         c.set_body("a".into(), Bytes::from_static(b"x"));
         c.set_voted("device:1".into(), false);
         assert_eq!(c.body("a"), Some(Bytes::from_static(b"x")));
@@ -198,7 +215,7 @@ mod tests {
         assert_eq!(c.voted("device:1"), None);
         std::thread::sleep(Duration::from_millis(60));
         assert_eq!(c.body("a"), None);
-        let off = ListingCache::new(Duration::ZERO);
+        let off = ListingCache::new(Duration::ZERO, 1 << 20);
         off.set_body("a".into(), Bytes::from_static(b"x"));
         assert_eq!(off.body("a"), None);
     }
@@ -215,10 +232,7 @@ mod tests {
             weight: 50.0,
             question: json!("voted"),
         });
-        let pool = QuestionPool {
-            count: 21,
-            candidates,
-        };
+        let pool = QuestionPool::new(21, candidates);
         let hits = (0..200)
             .filter(|_| pool.draw(3).contains(&&json!("voted")))
             .count();
@@ -226,6 +240,15 @@ mod tests {
         // 20 uniforms (≈ 0.86), i.e. about 98% of draws; uniform would be 14%.
         assert!(hits > 150, "{hits}");
         assert_eq!(pool.draw(5).len(), 5);
+    }
+
+    #[test]
+    fn listings_are_bounded_in_bytes() {
+        let c = ListingCache::new(Duration::from_secs(60), 100_000);
+        for i in 0..1000 {
+            c.set_body(format!("k{i}"), Bytes::from(vec![b'x'; 1000]));
+        }
+        assert!(c.weighted_size() <= 100_000, "{}", c.weighted_size());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::reply::{db_error, json};
 use super::router::ApiRequest;
 use super::router::{handler, Route};
 use super::{dto, server_type, AppState};
-use crate::infra::db::image_predictions::{self, ImagePredictionFilter};
+use crate::infra::db::image_predictions::{self, ImagePredictionFilter, PostedImagePrediction};
 use crate::infra::db::images::{self, ImageFilter};
 use crate::infra::db::logos::{self, LogoCollection};
 use crate::infra::db::prediction_query::{self, PredictionFilter};
@@ -158,10 +158,42 @@ pub async fn audit(state: AppState, req: ApiRequest) -> Result<Response, ApiErro
 /// and importing here is not available yet: a valid body is answered 503, nothing is
 /// written.
 pub async fn import_image_predictions(
-    _state: AppState,
+    state: AppState,
     req: ApiRequest,
 ) -> Result<Response, ApiError> {
+    super::identity::require_operator(&state, &req.headers)?;
     let body = req.json_body()?;
+    let items = posted_image_predictions(&body)?;
+    match image_predictions::import(&state.pool, &items)
+        .await
+        .map_err(db_error("importing image predictions"))?
+    {
+        Ok(n) => json(&json!({"imported": n})),
+        Err(unknown) => Err(ApiError::not_found(format!(
+            "predictions[{}]: image {} of product {} is not known",
+            unknown.index, unknown.image_id, unknown.barcode
+        ))),
+    }
+}
+
+/// Most image predictions one import may carry.
+const MAX_IMPORTED: usize = 1000;
+
+/// The `type` of a known model's predictions (others must give theirs).
+fn model_type(model_name: &str) -> Option<&'static str> {
+    match model_name {
+        "universal_logo_detector" | "nutriscore" | "nutrition_table" | "price_tag_detection" => {
+            Some("object_detection")
+        }
+        "ingredient-ner" => Some("ner"),
+        "nutrition_extractor" => Some("nutrition_extraction"),
+        _ => None,
+    }
+}
+
+/// The posted predictions, validated as Robotoff's JSON schema says (plus an optional
+/// `type` for models this service does not know), or a 400 naming the first fault.
+fn posted_image_predictions(body: &Value) -> Result<Vec<PostedImagePrediction>, ApiError> {
     let invalid = |why: String| {
         ApiError::bad_request("invalid_body", why).with_title("Request data failed validation")
     };
@@ -169,28 +201,85 @@ pub async fn import_image_predictions(
         .get("predictions")
         .and_then(Value::as_array)
         .ok_or_else(|| invalid("`predictions` is required and must be a list".into()))?;
+    if items.len() > MAX_IMPORTED {
+        return Err(invalid(format!(
+            "at most {MAX_IMPORTED} predictions per import, not {}",
+            items.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        for key in ["barcode", "image_id", "model_name", "model_version"] {
-            if !item.get(key).is_some_and(Value::is_string) {
-                return Err(invalid(format!(
-                    "predictions[{i}].{key} is required and must be a string"
-                )));
-            }
-        }
-        if !item.get("data").is_some_and(Value::is_object) {
+        let text = |key: &str, max: usize| -> Result<String, ApiError> {
+            item.get(key)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty() && s.chars().count() <= max && !s.contains('\0'))
+                .map(String::from)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "predictions[{i}].{key} is required and must be a string of 1 to {max} characters"
+                    ))
+                })
+        };
+        let barcode = text("barcode", 100)?;
+        let image_id = text("image_id", 50)?;
+        let model_name = text("model_name", 100)?;
+        let model_version = text("model_version", 256)?;
+        if !crate::types::is_digit_id(&image_id) {
             return Err(invalid(format!(
-                "predictions[{i}].data is required and must be an object"
+                "predictions[{i}].image_id must be the number of an uploaded image"
             )));
         }
-        if let Some(st) = item.get("server_type") {
-            let name = st.as_str().unwrap_or_default();
-            super::params::server_type_named(name)?;
-        }
+        let data = item
+            .get("data")
+            .filter(|d| d.is_object())
+            .cloned()
+            .ok_or_else(|| {
+                invalid(format!(
+                    "predictions[{i}].data is required and must be an object"
+                ))
+            })?;
+        let server_type = match item.get("server_type") {
+            None | Some(Value::Null) => crate::types::ServerType::Off,
+            Some(st) => super::params::server_type_named(st.as_str().unwrap_or_default())?,
+        };
+        let kind = match item.get("type") {
+            Some(Value::String(t)) if !t.trim().is_empty() && t.len() <= 256 => {
+                t.trim().to_string()
+            }
+            Some(_) => {
+                return Err(invalid(format!(
+                    "predictions[{i}].type must be a string of 1 to 256 characters"
+                )))
+            }
+            None => model_type(&model_name).map(String::from).ok_or_else(|| {
+                invalid(format!(
+                    "predictions[{i}].type is required for model {model_name}"
+                ))
+            })?,
+        };
+        let max_confidence = data
+            .get("objects")
+            .and_then(Value::as_array)
+            .and_then(|objects| {
+                objects
+                    .iter()
+                    .filter_map(|o| o.get("score").and_then(Value::as_f64))
+                    .reduce(f64::max)
+            })
+            .map(|s| s as f32);
+        out.push(PostedImagePrediction {
+            barcode: super::params::normalize_barcode(&barcode),
+            image_id,
+            server_type,
+            kind,
+            model_name,
+            model_version,
+            data,
+            max_confidence,
+        });
     }
-    Err(ApiError::unavailable(
-        "image_prediction_import_unavailable",
-        "importing image predictions is not available on this service yet",
-    ))
+    Ok(out)
 }
 
 /// The routes of this resource, with their documentation.
@@ -278,7 +367,7 @@ pub fn routes() -> Vec<Route> {
                 params: &[],
                 body: Some(image_prediction_import_body),
                 ok: &[200],
-                errors: &[400, 503],
+                errors: &[400, 401, 403, 404],
                 security: Security::Operator,
             },
         ),
@@ -325,5 +414,6 @@ fn image_prediction_import_body() -> Value {
                 "barcode": {"type": "string"}, "image_id": {"type": "string"},
                 "model_name": {"type": "string"}, "model_version": {"type": "string"},
                 "data": {"type": "object"},
+                "type": {"type": "string", "minLength": 1},
                 "server_type": {"type": "string", "enum": ["off", "obf", "opff", "opf", "off_pro"]}}}}}})
 }

@@ -506,7 +506,7 @@ pub fn routes() -> Vec<Route> {
                 params: &[LOGO_ID_PATH],
                 body: None,
                 ok: &[204],
-                errors: &[404, 503],
+                errors: &[401, 404, 503],
                 security: Security::User,
             },
         ),

@@ -56,3 +56,25 @@ pub fn build<'a>(operations: impl IntoIterator<Item = Operation<'a>>) -> Value {
         },
     })
 }
+
+/// States the bound of every `count` parameter that has none of its own.
+pub fn bound_counts(document: &mut Value, max_count: i64) {
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for operation in paths.values_mut().filter_map(Value::as_object_mut) {
+        for op in operation.values_mut() {
+            let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) else {
+                continue;
+            };
+            for p in params {
+                if p.get("name").and_then(Value::as_str) != Some("count") {
+                    continue;
+                }
+                if let Some(schema) = p.get_mut("schema").and_then(Value::as_object_mut) {
+                    schema.entry("maximum").or_insert_with(|| json!(max_count));
+                }
+            }
+        }
+    }
+}

@@ -12,6 +12,9 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Default)]
 pub struct Params {
     values: HashMap<String, Vec<String>>,
+    /// Largest `count` a listing accepts when its route sets no bound of its own
+    /// (`http.max_count`; unset: no bound).
+    max_count: Option<i64>,
 }
 
 const TRUE_STRINGS: [&str; 7] = ["true", "True", "t", "yes", "y", "1", "on"];
@@ -30,6 +33,11 @@ impl Params {
         let mut params = Params::default();
         params.merge_str(raw, false);
         params
+    }
+
+    /// Bounds `count` at `max` where the route sets no bound of its own.
+    pub fn limit_count(&mut self, max: i64) {
+        self.max_count = Some(max);
     }
 
     /// Adds the fields of `raw`; with `replace`, a name present in `raw` replaces its
@@ -130,6 +138,10 @@ impl Params {
         min: Option<i64>,
         max: Option<i64>,
     ) -> Result<Option<i64>, ApiError> {
+        let max = match (name, max) {
+            ("count", None) => self.max_count,
+            _ => max,
+        };
         let Some(raw) = self.get(name) else {
             return Ok(None);
         };

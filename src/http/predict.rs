@@ -61,6 +61,7 @@ fn host_error(url: &str) -> ApiError {
 
 /// `GET /predict/ocr_prediction`.
 pub async fn ocr_prediction(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let _turn = heavy_turn(&state).await?;
     let p = &req.params;
     let ocr_url = p.required("ocr_url")?.to_string();
     let st = server_type(&req)?;
@@ -129,6 +130,7 @@ pub async fn ocr_prediction(state: AppState, req: ApiRequest) -> Result<Response
 
 /// `GET /images/crop`: a JPEG of the relative box of an image.
 pub async fn crop(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let _turn = heavy_turn(&state).await?;
     let p = &req.params;
     let image_url = p.required("image_url")?.to_string();
     let mut bounds = [0f64; 4];
@@ -151,23 +153,42 @@ pub async fn crop(state: AppState, req: ApiRequest) -> Result<Response, ApiError
         ApiError::bad_request("image_download_failed", t.clone()).with_title(t)
     })?;
     let url = image_url.clone();
-    let jpeg = tokio::task::spawn_blocking(move || crop_jpeg(&fetched, y_min, x_min, y_max, x_max))
-        .await
-        .map_err(|e| ApiError::internal(format!("crop task of {url}: {e}")))?
-        .map_err(|why| ApiError::bad_request("invalid_crop", format!("{why} ({image_url})")))?;
+    let max_pixels = state.settings.http.max_image_pixels;
+    let jpeg = tokio::task::spawn_blocking(move || {
+        crop_jpeg(&fetched, [y_min, x_min, y_max, x_max], max_pixels)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("crop task of {url}: {e}")))?
+    .map_err(|why| ApiError::bad_request("invalid_crop", format!("{why} ({image_url})")))?;
     Ok(bytes(jpeg, "image/jpeg", StatusCode::OK))
 }
 
-/// Decodes, crops the relative box and re-encodes as JPEG.
+/// Longest wait for a turn of a heavy request (downloads, decoding, extraction).
+const HEAVY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A turn among the `http.heavy_requests` heavy requests running at once; a 503 with
+/// `Retry-After` when none comes in time.
+async fn heavy_turn(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    match tokio::time::timeout(HEAVY_WAIT, state.heavy.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => {
+            crate::infra::metrics::request_refused("heavy_busy");
+            Err(ApiError::unavailable(
+                "busy",
+                "too many prediction requests are running, retry shortly",
+            )
+            .with_retry_after(5))
+        }
+    }
+}
+
+/// Decodes (at most `max_pixels`), crops the relative box and re-encodes as JPEG.
 fn crop_jpeg(
     data: &[u8],
-    y_min: f64,
-    x_min: f64,
-    y_max: f64,
-    x_max: f64,
+    [y_min, x_min, y_max, x_max]: [f64; 4],
+    max_pixels: u64,
 ) -> Result<Vec<u8>, String> {
-    let img = image::load_from_memory(data)
-        .map_err(|e| format!("the image could not be decoded: {e}"))?;
+    let img = crate::imaging::decode(data, max_pixels).map_err(|e| e.to_string())?;
     let (w, h) = (f64::from(img.width()), f64::from(img.height()));
     let clamp = |v: f64, max: f64| v.clamp(0.0, max);
     let left = clamp(x_min * w, w).round() as u32;
@@ -321,10 +342,10 @@ mod tests {
         assert!(image::DynamicImage::ImageRgb8(img)
             .write_to(&mut png, image::ImageFormat::Png)
             .is_ok());
-        let jpeg = crop_jpeg(png.get_ref(), 0.0, 0.0, 0.5, 0.5);
+        let jpeg = crop_jpeg(png.get_ref(), [0.0, 0.0, 0.5, 0.5], 1_000_000);
         let decoded = jpeg.ok().and_then(|j| image::load_from_memory(&j).ok());
         assert_eq!(decoded.map(|d| (d.width(), d.height())), Some((5, 10)));
-        assert!(crop_jpeg(png.get_ref(), 0.5, 0.5, 0.2, 0.2).is_err());
-        assert!(crop_jpeg(b"nope", 0.0, 0.0, 1.0, 1.0).is_err());
+        assert!(crop_jpeg(png.get_ref(), [0.5, 0.5, 0.2, 0.2], 1_000_000).is_err());
+        assert!(crop_jpeg(b"nope", [0.0, 0.0, 1.0, 1.0], 1_000_000).is_err());
     }
 }

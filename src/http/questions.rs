@@ -252,10 +252,7 @@ async fn random_pool(
                 .map(|question| QuestionCandidate { weight, question })
         })
         .collect();
-    Ok(QuestionPool {
-        count: total,
-        candidates,
-    })
+    Ok(QuestionPool::new(total, candidates))
 }
 
 /// `campaigns`, or the deprecated single `campaign`.

@@ -44,6 +44,7 @@ pub fn db_error(what: &str) -> impl FnOnce(sqlx::Error) -> ApiError + '_ {
                 "database_unavailable",
                 "the database is unavailable, retry later",
             )
+            .with_retry_after(5)
         }
         other => ApiError::internal(format!("{what}: {other}")),
     }

@@ -257,9 +257,20 @@ impl Router {
         self.best(path).map(|(t, _)| t).unwrap_or("unmatched")
     }
 
-    /// Runs the request through the matching route, with CORS headers.
+    /// Runs the request through the matching route, with CORS headers for allowed
+    /// origins. A cookie-authenticated write from another site is refused.
     pub async fn dispatch(&self, state: AppState, mut req: ApiRequest) -> Response {
-        let origin = req.headers.get("origin").cloned();
+        let origin = req
+            .headers
+            .get("origin")
+            .filter(|o| {
+                o.to_str()
+                    .is_ok_and(|o| origin_allowed(o, &state.settings.http.cors_origins))
+            })
+            .cloned();
+        if let Some(refused) = cross_site_write(&req, &state.settings.http.cors_origins) {
+            return refused.into_response();
+        }
         let mut response = match self.resolve(&req.method, &req.path) {
             Resolution::Found(route, vars) => {
                 req.path_params = vars;
@@ -299,6 +310,72 @@ impl Router {
         }
         response
     }
+}
+
+/// Whether `origin` (`scheme://host[:port]`) matches one of `patterns`: equal, or equal
+/// but for one `*` standing for a port (`http://127.0.0.1:*`) or for the start of a host
+/// name (`https://*.openfoodfacts.org`).
+pub fn origin_allowed(origin: &str, patterns: &[String]) -> bool {
+    patterns.iter().any(|p| match p.split_once('*') {
+        None => p == origin,
+        Some((before, after)) => {
+            let Some(middle) = origin
+                .strip_prefix(before)
+                .and_then(|rest| rest.strip_suffix(after))
+            else {
+                return false;
+            };
+            if middle.is_empty() {
+                return false;
+            }
+            if before.ends_with(':') {
+                middle.len() <= 5 && middle.bytes().all(|b| b.is_ascii_digit())
+            } else {
+                middle
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+                    && !middle.starts_with('.')
+            }
+        }
+    })
+}
+
+/// A write (not GET, HEAD or OPTIONS) authenticated by the session cookie, sent by a
+/// page of another site than the service's own or an allowed origin: the browser sent
+/// the cookie along, not the user (cross-site request forgery).
+fn cross_site_write(req: &ApiRequest, allowed: &[String]) -> Option<ApiError> {
+    if matches!(req.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return None;
+    }
+    let has_session = req
+        .headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(';').any(|p| p.trim().starts_with("session=")));
+    if !has_session || req.headers.contains_key("authorization") {
+        return None;
+    }
+    let origin = req.headers.get("origin").and_then(|o| o.to_str().ok())?;
+    let host = req.headers.get("host").and_then(|h| h.to_str().ok());
+    let same_site = host.is_some_and(|h| {
+        origin
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(h))
+    });
+    if same_site || origin_allowed(origin, allowed) {
+        return None;
+    }
+    Some(
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross_site_request",
+            format!(
+                "a write with the session cookie from {origin} is not accepted (http.cors_origins)"
+            ),
+        )
+        .with_title("Cross-site request refused"),
+    )
 }
 
 /// A 400 for a NUL character in a parameter or a path segment.
@@ -351,6 +428,34 @@ fn decode_segment(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::http::doc::Security;
+
+    #[test]
+    fn origins_match_exactly_or_by_one_wildcard() {
+        let allowed: Vec<String> = [
+            "https://hunger.openfoodfacts.org",
+            "https://*.openfoodfacts.org",
+            "http://127.0.0.1:*",
+        ]
+        .map(String::from)
+        .to_vec();
+        for (origin, ok) in [
+            ("https://hunger.openfoodfacts.org", true),
+            ("https://world.openfoodfacts.org", true),
+            ("https://fr.pro.openfoodfacts.org", true),
+            ("https://openfoodfacts.org", false),
+            ("https://evil.com", false),
+            ("https://openfoodfacts.org.evil.com", false),
+            ("https://evil.com/.openfoodfacts.org", false),
+            ("http://world.openfoodfacts.org", false),
+            ("http://127.0.0.1:5500", true),
+            ("http://127.0.0.1:", false),
+            ("http://127.0.0.1:80.evil.com", false),
+            ("http://127.0.0.10:80", false),
+            ("null", false),
+        ] {
+            assert_eq!(origin_allowed(origin, &allowed), ok, "{origin}");
+        }
+    }
 
     const DOC: Doc = Doc {
         summary: "test route",

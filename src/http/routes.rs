@@ -21,8 +21,8 @@ const OPENAPI_DOC: Doc = Doc {
     security: Security::Public,
 };
 
-/// The router of the whole API.
-pub fn router() -> Router {
+/// The router of the whole API, with listings' `count` documented up to `max_count`.
+pub fn router_with(max_count: i64) -> Router {
     let mut routes: Vec<Route> = [
         system::routes(),
         questions::routes(),
@@ -36,7 +36,7 @@ pub fn router() -> Router {
     .into_iter()
     .flatten()
     .collect();
-    let document = Arc::new(openapi::build(
+    let mut document = openapi::build(
         routes
             .iter()
             .map(|r| Operation {
@@ -49,7 +49,9 @@ pub fn router() -> Router {
                 path: OPENAPI_PATH.into(),
                 doc: &OPENAPI_DOC,
             })),
-    ));
+    );
+    openapi::bound_counts(&mut document, max_count);
+    let document = Arc::new(document);
     routes.push(Route::new(
         Method::GET,
         OPENAPI_PATH,
@@ -60,6 +62,11 @@ pub fn router() -> Router {
         OPENAPI_DOC,
     ));
     Router::new(routes)
+}
+
+/// The router with the default bound of listings (`http.max_count` = 500).
+pub fn router() -> Router {
+    router_with(500)
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ use warp::{Filter, Rejection, Reply};
 /// Every route, with rejections mapped to JSON errors and each request counted and timed.
 pub fn api(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
     let limit = state.settings.http.body_limit;
-    let router = Arc::new(routes::router());
+    let max_count = state.settings.http.max_count;
+    let router = Arc::new(routes::router_with(state.settings.http.max_count));
     let labels = router.clone();
     let log = warp::log::custom(move |info| {
         let template = if info.path() == "/metrics" {
@@ -53,11 +54,15 @@ pub fn api(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Infa
                         Err(e) => return e.into_response(),
                     };
                     let mut params = params::Params::parse(&query);
+                    params.limit_count(max_count);
                     let is_form = headers
                         .get("content-type")
                         .and_then(|v| v.to_str().ok())
                         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-                    if is_form {
+                    // A GET's body is not a form: listings (and their cache keys) depend
+                    // on the query string only.
+                    let reads = method == Method::GET || method == Method::HEAD;
+                    if is_form && !reads {
                         params.merge_str(&String::from_utf8_lossy(&body), true);
                     }
                     let req = ApiRequest {

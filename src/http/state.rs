@@ -71,6 +71,8 @@ pub struct AppState {
     pub image_hosts: ImageHosts,
     /// Listings served from memory to callers who have not voted.
     pub cache: Arc<super::cache::ListingCache>,
+    /// Turns of the heavy requests (OCR and image predictions) running at once.
+    pub heavy: Arc<tokio::sync::Semaphore>,
     /// Credentials Product Opener accepted, remembered for a while.
     pub identities: Arc<super::identity::Identities>,
     /// The node's services, for calls to product shards.

@@ -268,7 +268,7 @@ pub fn routes() -> Vec<Route> {
                 params: &[],
                 body: None,
                 ok: &[200],
-                errors: &[503],
+                errors: &[400, 401, 403, 503],
                 security: Security::Operator,
             },
         ),

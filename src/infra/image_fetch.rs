@@ -16,6 +16,19 @@ pub enum FetchError {
     Download { url: String, detail: String },
     #[error("{url} is larger than {limit} bytes")]
     TooLarge { url: String, limit: usize },
+    #[error("downloading {url}: HTTP status {status}")]
+    Status { url: String, status: u16 },
+}
+
+impl FetchError {
+    /// Whether the same download may work later (the host was down or slow).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Download { .. } => true,
+            Self::Status { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
 }
 
 /// A client for the configured image hosts.
@@ -56,6 +69,19 @@ impl ImageHosts {
         })
     }
 
+    /// The image hosts of every configured flavor, with the request timeout and size
+    /// cap of the settings.
+    pub fn for_settings(settings: &crate::config::Settings) -> Result<ImageHosts, FetchError> {
+        let po = &settings.product_opener;
+        ImageHosts::new(
+            crate::types::ServerType::ALL
+                .iter()
+                .map(|st| po.flavor(*st).images_url.as_str()),
+            Duration::from_secs(settings.http.downstream_timeout_secs),
+            settings.http.max_download_bytes,
+        )
+    }
+
     /// Whether `url` is on an allowed image host (same scheme, host and port).
     pub fn check(&self, url: &str) -> Result<Url, FetchError> {
         let parsed = Url::parse(url).map_err(|_| FetchError::InvalidUrl(url.to_string()))?;
@@ -81,7 +107,19 @@ impl ImageHosts {
             .await
             .map_err(|e| fail(e.to_string()))?;
         if !resp.status().is_success() {
-            return Err(fail(format!("HTTP status {}", resp.status())));
+            return Err(FetchError::Status {
+                url: url.to_string(),
+                status: resp.status().as_u16(),
+            });
+        }
+        if resp
+            .content_length()
+            .is_some_and(|n| n > self.max_bytes as u64)
+        {
+            return Err(FetchError::TooLarge {
+                url: url.to_string(),
+                limit: self.max_bytes,
+            });
         }
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| fail(e.to_string()))? {

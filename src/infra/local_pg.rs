@@ -114,8 +114,24 @@ impl LocalPostgres {
             path: dir.to_path_buf(),
             source,
         })?;
-        if dir.as_os_str().len() > MAX_SOCKET_DIR_LEN {
+        if dir.as_os_str().len() + "/socket".len() > MAX_SOCKET_DIR_LEN {
             return Err(LocalPgError::PathTooLong(dir));
+        }
+        // The socket accepts anyone who can reach it (trust authentication): it lives in
+        // a directory only the server's user may enter.
+        let socket_dir = dir.join("socket");
+        std::fs::create_dir_all(&socket_dir).map_err(|source| LocalPgError::Dir {
+            path: socket_dir.clone(),
+            source,
+        })?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&socket_dir, std::fs::Permissions::from_mode(0o700)).map_err(
+                |source| LocalPgError::Dir {
+                    path: socket_dir.clone(),
+                    source,
+                },
+            )?;
         }
         let as_postgres_user = is_root();
         let mut pg = LocalPostgres {
@@ -148,7 +164,7 @@ impl LocalPostgres {
         if !pg.is_running() {
             let options = format!(
                 "-k {} -p {SOCKET_PORT} -c listen_addresses='' -c max_connections=200",
-                pg.dir.display()
+                pg.socket_dir().display()
             );
             let log = pg.dir.join("postgres.log");
             pg.run(
@@ -176,10 +192,15 @@ impl LocalPostgres {
         Ok(pg)
     }
 
+    /// The directory of the unix socket (mode 0700, the server's user only).
+    pub fn socket_dir(&self) -> PathBuf {
+        self.dir.join("socket")
+    }
+
     /// Connection options for the service's database, over the unix socket.
     pub fn connect_options(&self) -> PgConnectOptions {
         PgConnectOptions::new()
-            .socket(&self.dir)
+            .socket(self.socket_dir())
             .port(SOCKET_PORT)
             .username("postgres")
             .database(DATABASE)
@@ -189,7 +210,7 @@ impl LocalPostgres {
     pub fn url(&self) -> String {
         format!(
             "postgres://postgres@localhost:{SOCKET_PORT}/{DATABASE}?host={}",
-            self.dir.display()
+            self.socket_dir().display()
         )
     }
 

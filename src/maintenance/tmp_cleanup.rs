@@ -1,5 +1,7 @@
 //! Removal of old temporary directories (`tmp*`) left behind by crashed downloads and
-//! tools, as Robotoff's daily `clean_tmp_files`.
+//! tools, as Robotoff's daily `clean_tmp_files` — only those the service made, under its
+//! own root in the system temporary directory ([`root`]); other programs' are never
+//! touched.
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -49,9 +51,36 @@ pub fn remove_old_tmp_dirs(
     Ok(outcome)
 }
 
-/// The scheduled task: cleans the system temporary directory.
+/// The service's own temporary root: `<system temp>/robotoff`.
+pub fn root() -> std::path::PathBuf {
+    std::env::temp_dir().join("robotoff")
+}
+
+/// A new scratch directory of the service (`<root>/tmp<pid>-<n>`, the root private to
+/// the service's user), removed by [`clean_tmp_files`] once old if nothing else does.
+pub fn scratch_dir() -> std::io::Result<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let root = root();
+    std::fs::create_dir_all(&root)?;
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700))?;
+    let dir = root.join(format!(
+        "tmp{}-{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    std::fs::create_dir(&dir)?;
+    Ok(dir)
+}
+
+/// The scheduled task: cleans the service's temporary root.
 pub async fn clean_tmp_files(max_age_hours: u64) -> Result<String, String> {
-    let dir = std::env::temp_dir();
+    let dir = root();
+    if !dir.is_dir() {
+        return Ok(format!(
+            "{} does not exist: nothing to clean",
+            dir.display()
+        ));
+    }
     let max_age = Duration::from_secs(max_age_hours.saturating_mul(3600));
     let shown = dir.display().to_string();
     let outcome =

@@ -38,10 +38,11 @@ impl OcrRegex {
     }
 }
 
-/// Backtracking steps allowed per search. Python's `re` has no limit; a finite one only
-/// guards against runaway patterns (the built-in ones backtrack a few steps per position,
-/// but a search over a whole large document adds them all up).
-pub const BACKTRACK_LIMIT: usize = 1 << 34;
+/// Backtracking steps allowed per search (about a second of work). Python's `re` has no
+/// limit; a finite one guards against runaway patterns on hostile text (the built-in
+/// ones backtrack a few steps per position, so a search over the largest real documents
+/// stays orders of magnitude below).
+pub const BACKTRACK_LIMIT: usize = 1 << 27;
 
 /// Compiles a pattern (Python `re` syntax) with [`BACKTRACK_LIMIT`].
 pub fn compile(pattern: &str) -> Result<Regex, fancy_regex::Error> {

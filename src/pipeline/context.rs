@@ -4,13 +4,13 @@
 use super::job::{JobError, Target};
 use crate::config::Settings;
 use crate::infra::db::products;
+use crate::infra::image_fetch::{FetchError, ImageHosts};
 use crate::infra::metrics;
 use crate::infra::product_opener::{PoError, ProductOpener};
 use crate::ocr::OcrResources;
 use crate::types::Product;
 use sqlx::{PgConnection, PgPool};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Everything a job handler needs besides its transaction.
 #[derive(Debug, Clone)]
@@ -20,11 +20,12 @@ pub struct Context {
     pub resources: Arc<JobResources>,
 }
 
-/// What the job handlers of a node share: OCR data (loaded lazily, once), an HTTP
-/// client for image hosts and the Product Opener client.
+/// What the job handlers of a node share: OCR data (loaded lazily, once), the client of
+/// the image hosts (the API's: allowed hosts only, no redirects, size cap) and the
+/// Product Opener client.
 pub struct JobResources {
     pub ocr: Arc<OcrResources>,
-    pub http: reqwest::Client,
+    pub image_hosts: ImageHosts,
     pub po: ProductOpener,
 }
 
@@ -37,21 +38,17 @@ impl std::fmt::Debug for JobResources {
 /// The job resources cannot be built (an invalid Product Opener setting).
 #[derive(Debug, thiserror::Error)]
 pub enum ResourcesError {
-    #[error("building the HTTP client: {0}")]
-    Http(#[from] reqwest::Error),
+    #[error("the image hosts: {0}")]
+    ImageHosts(#[from] FetchError),
     #[error(transparent)]
     ProductOpener(#[from] PoError),
 }
 
 impl JobResources {
     pub fn new(settings: &crate::config::Settings) -> Result<JobResources, ResourcesError> {
-        let http = reqwest::Client::builder()
-            .user_agent("Robotoff Live Analysis")
-            .timeout(Duration::from_secs(settings.http.downstream_timeout_secs))
-            .build()?;
         Ok(JobResources {
             ocr: Arc::new(OcrResources::new(&settings.data.dir)),
-            http,
+            image_hosts: ImageHosts::for_settings(settings)?,
             po: ProductOpener::new(&settings.product_opener)?,
         })
     }

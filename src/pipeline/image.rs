@@ -170,25 +170,17 @@ pub(super) async fn import_insights_from_image(
         .images_url
         .trim_end_matches('/');
     let url = format!("{base}/images/products{folder}/{id}.json");
-    let response = ctx
-        .resources
-        .http
-        .get(&url)
-        .send()
-        .await
-        .map_err(|e| JobError::Failed(format!("fetching {url}: {e}")))?;
-    let status = response.status();
-    if status.is_server_error() {
-        return Err(JobError::Failed(format!("fetching {url}: HTTP {status}")));
-    }
-    if !status.is_success() {
-        tracing::info!(barcode = t.barcode, image = id, %status, "no OCR document for the image");
-        return Ok(());
-    }
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| JobError::Failed(format!("reading {url}: {e}")))?;
+    let bytes = match ctx.resources.image_hosts.get(&url).await {
+        Ok(bytes) => bytes,
+        Err(e) if e.is_retryable() => {
+            return Err(JobError::Failed(format!("fetching the OCR document: {e}")))
+        }
+        Err(e) => {
+            // Missing (404), too large, or not on an image host: retrying will not help.
+            tracing::info!(barcode = t.barcode, image = id, error = %e, "no usable OCR document for the image");
+            return Ok(());
+        }
+    };
     let ocr = ctx.resources.ocr.clone();
     let extracted = tokio::task::spawn_blocking(move || {
         crate::ocr::extract_from_bytes(&bytes, &DEFAULT_OCR_PREDICTION_TYPES, &ocr)

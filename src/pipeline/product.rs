@@ -34,11 +34,35 @@ pub(super) async fn delete_product_insights(
     Ok(())
 }
 
+/// Recomputes the product's insights from its stored predictions. A product missing
+/// from the store is asked of Product Opener first: its insights go for want of a
+/// product only when Product Opener says it does not exist.
 pub(super) async fn refresh(
+    ctx: &Context,
     importing: &Importing,
     t: Target<'_>,
     conn: &mut PgConnection,
 ) -> Result<(), JobError> {
+    if products::get(conn, t.barcode, t.server_type)
+        .await?
+        .is_none()
+    {
+        match ctx.resources.po.get_product(t.barcode, t.server_type).await {
+            Ok(Some(product)) => {
+                products::upsert_many(&mut *conn, std::slice::from_ref(&product)).await?;
+            }
+            Ok(None) => {}
+            Err(e) if e.is_retryable() => {
+                return Err(JobError::Failed(format!(
+                    "the product is not stored and Product Opener could not be asked: {e}"
+                )))
+            }
+            Err(e) => {
+                tracing::warn!(barcode = t.barcode, error = %e, "product not stored and Product Opener's answer unusable: insights left as they are");
+                return Ok(());
+            }
+        }
+    }
     insight_import::refresh_product(conn, importing, t.barcode, t.server_type).await?;
     Ok(())
 }

@@ -186,7 +186,7 @@ async fn handle(
         }
         JobKind::RefreshInsights => {
             let importing = Importing::from_settings(&ctx.settings).await?;
-            none(product::refresh(&importing, Target::of(job)?, conn).await)
+            none(product::refresh(ctx, &importing, Target::of(job)?, conn).await)
         }
         JobKind::UpdateInsights => {
             let importing = Importing::from_settings(&ctx.settings).await?;

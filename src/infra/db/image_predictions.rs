@@ -83,3 +83,84 @@ pub async fn of_product(
     q.push(" ORDER BY ip.id");
     q.build_query_as().fetch_all(pool).await
 }
+
+/// An image prediction posted to the import route.
+#[derive(Debug, Clone)]
+pub struct PostedImagePrediction {
+    pub barcode: String,
+    pub image_id: String,
+    pub server_type: ServerType,
+    pub kind: String,
+    pub model_name: String,
+    pub model_version: String,
+    pub data: serde_json::Value,
+    pub max_confidence: Option<f32>,
+}
+
+/// An image the import names is not known (for that barcode and flavor).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownImage {
+    pub index: usize,
+    pub barcode: String,
+    pub image_id: String,
+}
+
+/// Stores every posted prediction in one transaction, one row per (image, model): a
+/// model's earlier prediction of the image is replaced. An unknown image stores nothing.
+pub async fn import(
+    pool: &PgPool,
+    items: &[PostedImagePrediction],
+) -> Result<Result<usize, UnknownImage>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    for (index, item) in items.iter().enumerate() {
+        let image = sqlx::query_scalar!(
+            r#"SELECT id FROM image
+               WHERE barcode = $1 AND image_id = $2 AND server_type = $3
+               ORDER BY id LIMIT 1"#,
+            item.barcode,
+            item.image_id,
+            item.server_type.name()
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(image) = image else {
+            return Ok(Err(UnknownImage {
+                index,
+                barcode: item.barcode.clone(),
+                image_id: item.image_id.clone(),
+            }));
+        };
+        let updated = sqlx::query!(
+            r#"UPDATE image_prediction
+               SET type = $3, model_version = $4, data = $5, max_confidence = $6,
+                   "timestamp" = (now() AT TIME ZONE 'utc')
+               WHERE image_id = $1 AND model_name = $2"#,
+            image,
+            item.model_name,
+            item.kind,
+            item.model_version,
+            item.data,
+            item.max_confidence
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            sqlx::query!(
+                r#"INSERT INTO image_prediction
+                   (type, model_name, model_version, data, "timestamp", image_id, max_confidence)
+                   VALUES ($1, $2, $3, $4, now() AT TIME ZONE 'utc', $5, $6)"#,
+                item.kind,
+                item.model_name,
+                item.model_version,
+                item.data,
+                image,
+                item.max_confidence
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(Ok(items.len()))
+}

@@ -238,9 +238,6 @@ async fn window(
     Ok(rows)
 }
 
-/// How many random candidates are read per requested insight.
-const RANDOM_POOL_FACTOR: i64 = 4;
-
 /// Random candidates of `filter`: a window of up to `n` matching insights from a random
 /// id, plus a window of up to `n` of those with votes; unranked.
 pub async fn random_candidates(
@@ -284,8 +281,9 @@ async fn random(
             Uuid::from_u128(rng.random::<u128>()),
         )
     };
-    let pool_size = limit.saturating_mul(RANDOM_POOL_FACTOR);
-    let mut candidates = window(pool, filter, "", p1, pool_size).await?;
+    // A window of `limit` from a random id, and one of insights with votes: at most
+    // 2 × `limit` rows, drawn from by Robotoff's vote weight.
+    let mut candidates = window(pool, filter, "", p1, limit).await?;
     let voted = window(pool, filter, " AND n_votes > 0", p2, limit).await?;
     for row in voted {
         if !candidates.iter().any(|c| c.id == row.id) {
