@@ -204,13 +204,26 @@ async fn metrics_expose_requests_jobs_queue_depth_and_restarts() {
     app.shutdown().await;
 }
 
-/// `GET /products/dataset` answers the stored ETag of the dump; `POST` runs the
-/// scheduler's dataset task now, or answers 503 when the refresh is off (spec api-db §1.6).
+/// `GET /products/dataset` answers the stored ETag of the dump; `POST`, for the operator,
+/// runs the scheduler's dataset task now, or answers 503 when the refresh is off (spec
+/// api-db §1.6).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn product_dataset_etag_and_refresh() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut s = settings(&fresh_database().await);
     s.scheduler.datasets_dir = dir.path().to_path_buf();
+    // Without an operator token the refresh is refused to everyone.
+    let app = spawn_app(s.clone()).await;
+    let base = format!("http://{}", app.addr.expect("api role"));
+    let resp = http()
+        .post(format!("{base}/api/v1/products/dataset"))
+        .header("authorization", "Bearer anything")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 403);
+    app.shutdown().await;
+    s.http.operator_token = "op-token".into();
     let app = spawn_app(s.clone()).await;
     let base = format!("http://{}", app.addr.expect("api role"));
     let get = || async {
@@ -225,9 +238,16 @@ async fn product_dataset_etag_and_refresh() {
     assert_eq!(get().await, serde_json::json!({"etag": null}));
     std::fs::write(dir.path().join("products-etag.txt"), "abc-123\n").expect("etag file");
     assert_eq!(get().await, serde_json::json!({"etag": "abc-123"}));
+    let resp = http()
+        .post(format!("{base}/api/v1/products/dataset"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 400, "no token");
     // The test settings turn the download off.
     let resp = http()
         .post(format!("{base}/api/v1/products/dataset"))
+        .header("authorization", "Bearer op-token")
         .send()
         .await
         .expect("request");
@@ -240,6 +260,7 @@ async fn product_dataset_etag_and_refresh() {
     let base = format!("http://{}", app.addr.expect("api role"));
     let resp = http()
         .post(format!("{base}/api/v1/products/dataset"))
+        .header("authorization", "Bearer op-token")
         .send()
         .await
         .expect("request");

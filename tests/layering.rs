@@ -21,7 +21,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("domain", &["insights", "events", "maintenance"]),
     (
         "pure domain logic and adapters",
-        &["ocr", "questions", "infra"],
+        &["ocr", "questions", "imaging", "infra"],
     ),
     ("vocabulary", &["taxonomy", "jobs", "config"]),
     ("types", &["types", "shard"]),

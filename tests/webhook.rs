@@ -10,9 +10,13 @@ use serde_json::Value;
 /// Form fields of a request.
 type Form<'a> = Vec<(&'a str, &'a str)>;
 
+/// The webhook secret of the test nodes.
+const SECRET: &str = "webhook-test-secret";
+
 async fn post(base: &str, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
     let resp = http()
         .post(format!("{base}{path}"))
+        .header("authorization", format!("Bearer {SECRET}"))
         .form(form)
         .send()
         .await
@@ -45,6 +49,7 @@ async fn product_and_image_webhooks_become_jobs() {
     let mut s = settings(&fresh_database().await);
     s.roles = vec![Role::Api];
     s.http.webhooks = true;
+    s.http.webhook_secret = SECRET.into();
     let app = spawn_app(s).await;
     let pool = app.pool.clone();
     let base = format!("http://{}", app.addr.expect("api role"));

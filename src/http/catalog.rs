@@ -161,7 +161,7 @@ pub async fn import_image_predictions(
     state: AppState,
     req: ApiRequest,
 ) -> Result<Response, ApiError> {
-    super::identity::require_operator(&state, &req.headers)?;
+    super::access::require_operator(&state, &req.headers)?;
     let body = req.json_body()?;
     let items = posted_image_predictions(&body)?;
     match image_predictions::import(&state.pool, &items)

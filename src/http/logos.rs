@@ -1,9 +1,9 @@
 //! `/images/logos*`, and `/ann/search` (spec api-db §1.4).
 
+use super::access::required_user;
 use super::auth::parse_auth;
 use super::doc::{Doc, Security, BARCODE_Q, LOGO_ID_PATH, P, SERVER_TYPE};
 use super::error::ApiError;
-use super::identity::required_user;
 use super::params::barcode_filter;
 use super::reply::{db_error, json};
 use super::router::ApiRequest;

@@ -2,6 +2,7 @@
 //! router; resource modules hold the handlers and declare their routes; one error
 //! format; request metrics. Handlers read through `infra` and write through `actors`.
 
+pub mod access;
 pub mod annotate;
 pub mod auth;
 pub mod cache;

@@ -70,7 +70,7 @@ pub async fn dataset_etag(state: AppState, _req: ApiRequest) -> Result<Response,
 /// dump changed, then product store refresh); `{"status": "scheduled"}`.
 pub async fn dataset_refresh(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
     use crate::actors::scheduler::{SchedulerMsg, DATASET_REFRESH_TASK};
-    super::identity::require_operator(&state, &req.headers)?;
+    super::access::require_operator(&state, &req.headers)?;
     if state.settings.scheduler.dataset_url.trim().is_empty() {
         return Err(ApiError::unavailable(
             "dataset_refresh_off",

@@ -92,7 +92,7 @@ async fn schedule(state: &AppState, job: NewJob) -> Result<Response, ApiError> {
 /// the wait, as from the stream), `deleted` the deletion job.
 pub async fn product(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
     enabled(&state)?;
-    super::identity::require_webhook_secret(&state, &req)?;
+    super::access::require_webhook_secret(&state, &req)?;
     let p = &req.params;
     let barcode = required_barcode(&req)?;
     let action = p.required("action")?;
@@ -137,7 +137,7 @@ fn image_id_of_url(image_url: &str) -> Option<String> {
 /// (as for stream events), whatever `ocr_url` says.
 pub async fn import_image(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
     enabled(&state)?;
-    super::identity::require_webhook_secret(&state, &req)?;
+    super::access::require_webhook_secret(&state, &req)?;
     let p = &req.params;
     let barcode = required_barcode(&req)?;
     let image_url = p.required("image_url")?;
