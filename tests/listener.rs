@@ -672,3 +672,36 @@ fn stream_context(app: &App) -> StreamContext {
         pool: app.pool.clone(),
     }
 }
+
+/// A lane that only skips entries (the user lane reading a bot burst) still stores its
+/// position within about a second, so a restart does not read the burst again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skipping_lane_stores_its_position_every_second() {
+    let redis = redis_url();
+    let s = listener_settings(&fresh_database().await, &redis);
+    let updates = s.redis.product_updates_stream.clone();
+    let app = start_listening(s).await;
+    let ctx = stream_context(&app);
+    let start = positions(&ctx).await.expect("positions");
+    let mut last = String::new();
+    for i in 0..20 {
+        last = xadd(
+            &redis,
+            &updates,
+            &update(&format!("9{i:012}"), "scanbot", &[]),
+        )
+        .await;
+    }
+    let stored = wait_until(Duration::from_secs(10), "the user lane's position", || {
+        let ctx = stream_context(&app);
+        let updates = updates.clone();
+        let last = last.clone();
+        async move {
+            let p = positions(&ctx).await.ok()?;
+            (p.get(&updates) == Some(&last)).then_some(p)
+        }
+    })
+    .await;
+    assert_ne!(start.get(&updates), stored.get(&updates));
+    app.shutdown().await;
+}

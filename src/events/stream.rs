@@ -142,7 +142,10 @@ async fn read_session(
     // Each lane blocks on its own connection.
     let mut readers = Vec::new();
     for (lane, positions) in lanes {
-        let conn = client.get_multiplexed_async_connection().await?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        // A blocking read waits up to BLOCK_MS for entries: the answer may come that
+        // late (the client's default 500 ms would end every idle read in a timeout).
+        conn.set_response_timeout(Duration::from_millis(BLOCK_MS + 5_000));
         readers.push(read_lane(ctx, streams, counters, lane, positions, conn));
     }
     // The first lane to fail ends the session (the other is dropped), so the failure
@@ -191,12 +194,30 @@ async fn read_lane(
     let started = std::time::Instant::now();
     let mut last_stored: HashMap<String, std::time::Instant> =
         streams.iter().map(|s| (s.clone(), started)).collect();
+    // Positions read past but not stored yet (batches with nothing for this lane).
+    let mut unstored: HashMap<String, String> = HashMap::new();
     loop {
         let ids: Vec<String> = streams
             .iter()
             .map(|s| positions.get(s).cloned().unwrap_or_else(|| "0-0".into()))
             .collect();
         let read = redis_streams::read(&mut conn, &streams, &ids, batch, BLOCK_MS).await?;
+        // A position left unstored is stored once a second, entries or not.
+        let due: Vec<(String, String)> = unstored
+            .iter()
+            .filter(|(stream, _)| {
+                last_stored
+                    .get(*stream)
+                    .is_none_or(|t| t.elapsed() >= POSITION_EVERY)
+                    && !read.iter().any(|(s, e)| s == *stream && !e.is_empty())
+            })
+            .map(|(s, p)| (s.clone(), p.clone()))
+            .collect();
+        for (stream, position) in due {
+            store_batch(ctx, &[], &lane.position_key(&stream), &position).await?;
+            last_stored.insert(stream.clone(), std::time::Instant::now());
+            unstored.remove(&stream);
+        }
         for (stream, entries) in read {
             let Some(last) = entries.last().map(|e| e.id.clone()) else {
                 continue;
@@ -211,8 +232,10 @@ async fn read_lane(
             // a second.
             let stored_at = last_stored.get(&stream).copied().unwrap_or(started);
             let enqueued = if jobs.is_empty() && stored_at.elapsed() < POSITION_EVERY {
+                unstored.insert(stream.clone(), last.clone());
                 0
             } else {
+                unstored.remove(&stream);
                 let key = lane.position_key(&stream);
                 let mut attempt = 0;
                 let enqueued = loop {
