@@ -271,3 +271,93 @@ async fn jobs_commands_enqueue_and_reject_bad_input() {
         "bad input changed nothing"
     );
 }
+
+/// With PostgreSQL gone, a request that needs it answers 503 with a JSON body in about
+/// a second (`database.acquire_timeout_secs`), and SIGTERM still stops the service in a
+/// few seconds. The private PostgreSQL's socket sits in a directory only its user may
+/// enter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_down_fails_fast_and_sigterm_still_stops() {
+    let dir = tempfile::Builder::new()
+        .prefix("rbt-down")
+        .tempdir_in("/tmp")
+        .expect("temp dir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let mut pg = robotoff::infra::local_pg::LocalPostgres::start(dir.path(), true)
+        .await
+        .expect("local postgres");
+    let mode = std::fs::metadata(pg.socket_dir())
+        .expect("socket dir")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700, "socket directory mode {mode:o}");
+    let mut child = robotoff()
+        .args(["serve", "--http-addr", "127.0.0.1:0"])
+        .env("ROBOTOFF__DATABASE__URL", pg.url())
+        .env("ROBOTOFF__SCHEDULER__DATASET_URL", "")
+        .env("ROBOTOFF__HTTP__LISTING_CACHE_MS", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("robotoff: serving on ") {
+                let _ = tx.send(addr.to_string());
+            }
+        }
+    });
+    let base = rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("service announced its address");
+    let questions = format!("{base}/api/v1/questions");
+    let resp = common::http()
+        .get(&questions)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 200);
+
+    pg.stop().expect("stop postgres");
+    let clock = std::time::Instant::now();
+    let resp = common::http()
+        .get(&questions)
+        .send()
+        .await
+        .expect("request");
+    let waited = clock.elapsed();
+    assert_eq!(resp.status().as_u16(), 503);
+    assert!(resp.headers().contains_key("retry-after"));
+    let body: serde_json::Value = resp.json().await.expect("json body");
+    assert_eq!(body["error"], "database_unavailable");
+    // Generous bound: it used to take 10 s.
+    assert!(waited < Duration::from_secs(5), "503 after {waited:?}");
+
+    let clock = std::time::Instant::now();
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exited = loop {
+        if let Some(exit) = child.try_wait().expect("wait") {
+            break Some(exit);
+        }
+        if clock.elapsed() > Duration::from_secs(20) {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let Some(exit) = exited else {
+        let _ = child.kill();
+        panic!("the service was still running 20 s after SIGTERM");
+    };
+    assert!(exit.success(), "{exit:?}");
+    eprintln!(
+        "stopped {:?} after SIGTERM with PostgreSQL down",
+        clock.elapsed()
+    );
+}
