@@ -633,6 +633,7 @@ async fn memory_stays_flat_under_random_listings_with_large_bodies() {
         peak = peak.max(rss_kib());
     }
     let after = rss_kib();
+    eprintln!("RSS over 1,000 listings with 1 MB bodies: {before} KiB before, {after} KiB after, peak {peak} KiB");
     assert!(
         after < before + 100 * 1024,
         "RSS grew from {before} KiB to {after} KiB (peak {peak} KiB) over 1,000 requests"

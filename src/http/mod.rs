@@ -13,6 +13,7 @@ pub mod dto;
 pub mod error;
 pub mod identity;
 pub mod insights;
+pub mod logo_writes;
 pub mod logos;
 pub mod openapi;
 pub mod params;

@@ -6,7 +6,7 @@ use super::doc::{Doc, Security};
 use super::openapi::{self, Operation};
 use super::reply::json;
 use super::router::{handler, Route, Router};
-use super::{annotate, catalog, insights, logos, predict, questions, system, webhook};
+use super::{annotate, catalog, insights, logo_writes, logos, predict, questions, system, webhook};
 use std::sync::Arc;
 use warp::http::Method;
 
@@ -32,6 +32,7 @@ pub fn router_with(max_count: i64) -> Router {
         predict::routes(),
         webhook::routes(),
         logos::routes(),
+        logo_writes::routes(),
     ]
     .into_iter()
     .flatten()

@@ -1,47 +1,23 @@
-//! The crate's own imports, read from `src/`: no two files import each other in a loop,
-//! and every import between top-level modules points down the layers written in
-//! `LAYERS` (and in README's "How it is built").
-//!
-//! A file imports another when it names a path into it (`use crate::a::b::X`,
-//! `super::X`, or a `crate::...` path in code). A name a module re-exports (`pub use`)
-//! is followed to the file that defines it. Test modules are left out.
+//! Reading `src/`: the files with their module paths, their code without comments,
+//! literals and test modules, and the `use` trees and paths written in it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// Top-level modules from the top layer down. A module may import modules of lower
-/// layers only (and itself); two modules of one layer do not import each other.
-const LAYERS: &[(&str, &[&str])] = &[
-    ("command line", &["cli"]),
-    ("composition root", &["app"]),
-    ("HTTP API", &["http"]),
-    ("actors", &["actors"]),
-    ("job handlers", &["pipeline"]),
-    ("domain services", &["annotation", "product_store"]),
-    ("domain", &["insights", "events", "maintenance"]),
-    (
-        "pure domain logic and adapters",
-        &["ocr", "questions", "imaging", "infra"],
-    ),
-    ("vocabulary", &["taxonomy", "jobs", "config"]),
-    ("types", &["types", "shard"]),
-    ("text", &["text", "i18n"]),
-];
+pub type ModPath = Vec<String>;
 
-type ModPath = Vec<String>;
-
-struct SourceFile {
-    path: PathBuf,
-    module: ModPath,
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub module: ModPath,
     /// Code without comments, literals and test modules.
-    code: String,
+    pub code: String,
 }
 
-fn src_dir() -> PathBuf {
+pub fn src_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
-fn rs_files(dir: &Path, out: &mut Vec<PathBuf>) {
+pub fn rs_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -56,7 +32,7 @@ fn rs_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn module_of(rel: &Path) -> ModPath {
+pub fn module_of(rel: &Path) -> ModPath {
     let mut parts: Vec<String> = rel
         .iter()
         .map(|c| c.to_string_lossy().to_string())
@@ -70,7 +46,7 @@ fn module_of(rel: &Path) -> ModPath {
 }
 
 /// Removes comments, string, byte-string, raw-string and char literals (lifetimes stay).
-fn strip(text: &str) -> String {
+pub fn strip(text: &str) -> String {
     let c: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
@@ -163,7 +139,7 @@ fn strip(text: &str) -> String {
 
 /// Removes `#[cfg(test)] mod name { ... }` blocks; returns the names of out-of-line test
 /// modules (`#[cfg(test)] mod name;`).
-fn strip_tests(code: &str) -> (String, Vec<String>) {
+pub fn strip_tests(code: &str) -> (String, Vec<String>) {
     let mut out = String::with_capacity(code.len());
     let mut test_files = Vec::new();
     let mut rest = code;
@@ -209,7 +185,7 @@ fn strip_tests(code: &str) -> (String, Vec<String>) {
     (out, test_files)
 }
 
-fn read_sources() -> Vec<SourceFile> {
+pub fn read_sources() -> Vec<SourceFile> {
     let src = src_dir();
     let mut paths = Vec::new();
     rs_files(&src, &mut paths);
@@ -239,7 +215,7 @@ fn read_sources() -> Vec<SourceFile> {
 }
 
 /// Expands a use tree (`a::{b, c::{d as e}}`) into full paths (aliases dropped).
-fn expand_use(tree: &str) -> Vec<Vec<String>> {
+pub fn expand_use(tree: &str) -> Vec<Vec<String>> {
     fn split_top(s: &str) -> Vec<&str> {
         let mut parts = Vec::new();
         let mut depth = 0;
@@ -302,12 +278,12 @@ fn expand_use(tree: &str) -> Vec<Vec<String>> {
 }
 
 /// `use` statements of `code`: (is a `pub use`, expanded paths).
-fn uses(code: &str) -> Vec<(bool, Vec<Vec<String>>)> {
+pub fn uses(code: &str) -> Vec<(bool, Vec<Vec<String>>)> {
     uses_at(code).into_iter().map(|(_, p, u)| (p, u)).collect()
 }
 
 /// `use` statements with their byte positions.
-fn uses_at(code: &str) -> Vec<(usize, bool, Vec<Vec<String>>)> {
+pub fn uses_at(code: &str) -> Vec<(usize, bool, Vec<Vec<String>>)> {
     let mut out = Vec::new();
     let bytes = code.as_bytes();
     let mut i = 0;
@@ -335,7 +311,7 @@ fn uses_at(code: &str) -> Vec<(usize, bool, Vec<Vec<String>>)> {
 }
 
 /// Byte ranges of the inline modules (`mod name { ... }`) of `code`.
-fn inline_modules(code: &str) -> Vec<std::ops::Range<usize>> {
+pub fn inline_modules(code: &str) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let mut i = 0;
     while let Some(found) = code[i..].find("mod ") {
@@ -378,7 +354,7 @@ fn inline_modules(code: &str) -> Vec<std::ops::Range<usize>> {
 
 /// A path written at `pos`, as seen from the file's own module: `super` out of an inline
 /// module steps back into the file; a path into an inline module stays in the file.
-fn from_file_module(
+pub fn from_file_module(
     path: Vec<String>,
     pos: usize,
     inline: &[std::ops::Range<usize>],
@@ -401,7 +377,7 @@ fn from_file_module(
 }
 
 /// A use path without its alias, and the name it brings into scope.
-fn local_name(mut path: Vec<String>) -> (Vec<String>, Option<String>) {
+pub fn local_name(mut path: Vec<String>) -> (Vec<String>, Option<String>) {
     let alias = match path.last() {
         Some(last) if last.starts_with("as:") => {
             let a = last.trim_start_matches("as:").to_string();
@@ -419,7 +395,7 @@ fn local_name(mut path: Vec<String>) -> (Vec<String>, Option<String>) {
 }
 
 /// Items named through a module in scope: `name::item` in code.
-fn qualified_uses(code: &str, name: &str) -> Vec<String> {
+pub fn qualified_uses(code: &str, name: &str) -> Vec<String> {
     let needle = format!("{name}::");
     let mut out = Vec::new();
     let mut i = 0;
@@ -442,7 +418,7 @@ fn qualified_uses(code: &str, name: &str) -> Vec<String> {
 }
 
 /// `crate::...` and `super::...` paths written in code (outside `use` statements).
-fn inline_paths(code: &str) -> Vec<(usize, Vec<String>)> {
+pub fn inline_paths(code: &str) -> Vec<(usize, Vec<String>)> {
     let mut out = Vec::new();
     for start in ["crate::", "super::"] {
         let mut i = 0;
@@ -469,344 +445,4 @@ fn inline_paths(code: &str) -> Vec<(usize, Vec<String>)> {
         }
     }
     out
-}
-
-struct Crate {
-    files: Vec<SourceFile>,
-    by_module: HashMap<ModPath, usize>,
-    /// Per file: re-exported name → the path it comes from (relative to that file).
-    reexports: Vec<HashMap<String, Vec<String>>>,
-}
-
-impl Crate {
-    fn load() -> Crate {
-        let files = read_sources();
-        let by_module = files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.module.clone(), i))
-            .collect();
-        let reexports = files
-            .iter()
-            .map(|f| {
-                let mut m = HashMap::new();
-                for (public, paths) in uses(&f.code) {
-                    if public {
-                        for p in paths {
-                            let (path, name) = local_name(p);
-                            if let Some(name) = name {
-                                m.insert(name, path);
-                            }
-                        }
-                    }
-                }
-                m
-            })
-            .collect();
-        Crate {
-            files,
-            by_module,
-            reexports,
-        }
-    }
-
-    /// The file a path written in file `from` leads to, if it is in this crate.
-    fn resolve(&self, from: usize, path: &[String], depth: usize) -> Option<usize> {
-        if depth > 8 {
-            return None;
-        }
-        let here = &self.files[from].module;
-        let mut base: ModPath;
-        let mut rest = path;
-        match rest.first().map(String::as_str) {
-            Some("crate") => {
-                base = Vec::new();
-                rest = &rest[1..];
-            }
-            Some("super") => {
-                base = here.clone();
-                while rest.first().map(String::as_str) == Some("super") {
-                    base.pop();
-                    rest = &rest[1..];
-                }
-            }
-            Some("self") => {
-                base = here.clone();
-                rest = &rest[1..];
-            }
-            // A path from a child module of this one (`use runner::run` in a mod.rs).
-            Some(first)
-                if self
-                    .by_module
-                    .contains_key(&[here.as_slice(), &[first.to_string()]].concat()) =>
-            {
-                base = here.clone();
-            }
-            _ => return None,
-        }
-        let mut file = *self.by_module.get(&base)?;
-        let mut consumed = 0;
-        for seg in rest {
-            let mut next = base.clone();
-            next.push(seg.clone());
-            match self.by_module.get(&next) {
-                Some(f) => {
-                    base = next;
-                    file = *f;
-                    consumed += 1;
-                }
-                None => break,
-            }
-        }
-        if let Some(name) = rest.get(consumed) {
-            if let Some(origin) = self.reexports[file].get(name) {
-                if let Some(target) = self.resolve(file, origin, depth + 1) {
-                    return Some(target);
-                }
-            }
-        }
-        Some(file)
-    }
-
-    /// Whether `path` (written in file `from`) names a module of this crate.
-    fn is_module(&self, from: usize, path: &[String]) -> bool {
-        let here = &self.files[from].module;
-        let mut base: ModPath = match path.first().map(String::as_str) {
-            Some("crate") => Vec::new(),
-            Some("super") | Some("self") => here.clone(),
-            Some(first)
-                if self
-                    .by_module
-                    .contains_key(&[here.as_slice(), &[first.to_string()]].concat()) =>
-            {
-                here.clone()
-            }
-            _ => return false,
-        };
-        for seg in path {
-            match seg.as_str() {
-                "crate" => {}
-                "self" => {}
-                "super" => {
-                    base.pop();
-                }
-                other => base.push(other.to_string()),
-            }
-        }
-        self.by_module.contains_key(&base)
-    }
-
-    /// File → files it imports.
-    fn graph(&self) -> BTreeMap<usize, BTreeSet<usize>> {
-        let mut g: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
-        for (i, f) in self.files.iter().enumerate() {
-            let inline = inline_modules(&f.code);
-            let mut paths: Vec<Vec<String>> = Vec::new();
-            for (pos, _, written) in uses_at(&f.code) {
-                for p in written {
-                    let Some(p) = from_file_module(p, pos, &inline) else {
-                        continue;
-                    };
-                    let (path, name) = local_name(p);
-                    // A module brought into scope: its uses as `name::item` count too.
-                    if let Some(name) = name.filter(|_| self.is_module(i, &path)) {
-                        for item in qualified_uses(&f.code, &name) {
-                            let mut full = path.clone();
-                            full.push(item);
-                            paths.push(full);
-                        }
-                    }
-                    paths.push(path);
-                }
-            }
-            paths.extend(
-                inline_paths(&f.code)
-                    .into_iter()
-                    .filter_map(|(pos, p)| from_file_module(p, pos, &inline)),
-            );
-            let targets = g.entry(i).or_default();
-            for p in paths {
-                if let Some(t) = self.resolve(i, &p, 0) {
-                    if t != i {
-                        if std::env::var("LAYERING_DEBUG").is_ok_and(|d| self.name(i).contains(&d))
-                        {
-                            eprintln!("{} -> {} via {}", self.name(i), self.name(t), p.join("::"));
-                        }
-                        targets.insert(t);
-                    }
-                }
-            }
-        }
-        g
-    }
-
-    fn name(&self, i: usize) -> String {
-        self.files[i].path.display().to_string()
-    }
-
-    fn top(&self, i: usize) -> String {
-        self.files[i].module.first().cloned().unwrap_or_default()
-    }
-}
-
-/// Strongly connected components with more than one file (Tarjan).
-fn circles(g: &BTreeMap<usize, BTreeSet<usize>>, n: usize) -> Vec<Vec<usize>> {
-    struct T<'a> {
-        g: &'a BTreeMap<usize, BTreeSet<usize>>,
-        index: Vec<Option<usize>>,
-        low: Vec<usize>,
-        on: Vec<bool>,
-        stack: Vec<usize>,
-        next: usize,
-        out: Vec<Vec<usize>>,
-    }
-    fn visit(t: &mut T<'_>, v: usize) {
-        t.index[v] = Some(t.next);
-        t.low[v] = t.next;
-        t.next += 1;
-        t.stack.push(v);
-        t.on[v] = true;
-        let succ: Vec<usize> =
-            t.g.get(&v)
-                .map(|s| s.iter().copied().collect())
-                .unwrap_or_default();
-        for w in succ {
-            match t.index[w] {
-                None => {
-                    visit(t, w);
-                    t.low[v] = t.low[v].min(t.low[w]);
-                }
-                Some(iw) if t.on[w] => t.low[v] = t.low[v].min(iw),
-                _ => {}
-            }
-        }
-        if Some(t.low[v]) == t.index[v] {
-            let mut comp = Vec::new();
-            while let Some(w) = t.stack.pop() {
-                t.on[w] = false;
-                comp.push(w);
-                if w == v {
-                    break;
-                }
-            }
-            if comp.len() > 1 {
-                t.out.push(comp);
-            }
-        }
-    }
-    let mut t = T {
-        g,
-        index: vec![None; n],
-        low: vec![0; n],
-        on: vec![false; n],
-        stack: Vec::new(),
-        next: 0,
-        out: Vec::new(),
-    };
-    for v in 0..n {
-        if t.index[v].is_none() {
-            visit(&mut t, v);
-        }
-    }
-    t.out
-}
-
-#[test]
-fn the_source_is_read() {
-    let c = Crate::load();
-    // Sanity checks of the reader itself, so an empty graph cannot pass.
-    assert!(c.files.len() > 100, "only {} files read", c.files.len());
-    let g = c.graph();
-    let edges: usize = g.values().map(BTreeSet::len).sum();
-    assert!(edges > 300, "only {edges} imports read");
-    let find = |p: &str| {
-        c.files
-            .iter()
-            .position(|f| f.path == Path::new(p))
-            .unwrap_or_else(|| panic!("{p} not read"))
-    };
-    let shard = find("actors/product_shard.rs");
-    let runner = find("pipeline/runner.rs");
-    let context = find("pipeline/context.rs");
-    assert!(
-        g[&shard].contains(&runner),
-        "product_shard → pipeline/runner"
-    );
-    // `crate::pipeline::Context` is a re-export followed to its definition.
-    let mods = find("actors/mod.rs");
-    assert!(
-        g[&mods].contains(&context),
-        "actors/mod.rs → pipeline/context.rs"
-    );
-    // Test modules are not part of the graph.
-    assert!(!c
-        .files
-        .iter()
-        .any(|f| f.path.ends_with("annotators/tests.rs")));
-}
-
-#[test]
-fn no_file_imports_itself_through_others() {
-    let c = Crate::load();
-    let g = c.graph();
-    let found = circles(&g, c.files.len());
-    let mut report = String::new();
-    for comp in &found {
-        let members: BTreeSet<usize> = comp.iter().copied().collect();
-        report.push_str("circle:\n");
-        for &a in comp {
-            for b in g[&a].intersection(&members) {
-                report.push_str(&format!("  {} -> {}\n", c.name(a), c.name(*b)));
-            }
-        }
-    }
-    assert!(found.is_empty(), "import circles in src/:\n{report}");
-}
-
-#[test]
-fn imports_point_down_the_layers() {
-    let c = Crate::load();
-    let rank: HashMap<&str, usize> = LAYERS
-        .iter()
-        .enumerate()
-        .flat_map(|(i, (_, mods))| mods.iter().map(move |m| (*m, LAYERS.len() - i)))
-        .collect();
-    let layer_of = |m: &str| {
-        LAYERS
-            .iter()
-            .find(|(_, ms)| ms.contains(&m))
-            .map(|(n, _)| *n)
-    };
-    let mut wrong = Vec::new();
-    for (a, targets) in c.graph() {
-        let ma = c.top(a);
-        if ma.is_empty() {
-            continue; // lib.rs declares the modules
-        }
-        let Some(ra) = rank.get(ma.as_str()) else {
-            wrong.push(format!("{}: module `{ma}` is on no layer", c.name(a)));
-            continue;
-        };
-        for b in targets {
-            let mb = c.top(b);
-            if mb == ma || mb.is_empty() {
-                continue;
-            }
-            match rank.get(mb.as_str()) {
-                Some(rb) if rb < ra => {}
-                _ => wrong.push(format!(
-                    "{} ({}) -> {} ({})",
-                    c.name(a),
-                    layer_of(&ma).unwrap_or("?"),
-                    c.name(b),
-                    layer_of(&mb).unwrap_or("no layer")
-                )),
-            }
-        }
-    }
-    assert!(
-        wrong.is_empty(),
-        "imports that do not point down the layers:\n  {}",
-        wrong.join("\n  ")
-    );
 }
