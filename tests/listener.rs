@@ -400,6 +400,21 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// Waits until the Redis at `url` answers PING (accepts connections and has loaded
+/// its data).
+async fn redis_ready(url: &str, what: &str) {
+    wait_until(Duration::from_secs(20), what, || {
+        let url = url.to_string();
+        async move {
+            let client = redis::Client::open(url).ok()?;
+            let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+            let pong: String = redis::cmd("PING").query_async(&mut conn).await.ok()?;
+            (pong == "PONG").then_some(())
+        }
+    })
+    .await;
+}
+
 /// Architecture invariant 5: Redis going away stalls the listener, which reconnects and
 /// catches up by itself; nothing is lost or doubled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -407,18 +422,7 @@ async fn redis_outage_then_catch_up() {
     let port = free_port();
     let dir = tempfile::tempdir().expect("dir");
     let redis = OwnRedis::start(dir.path(), port);
-    wait_until(Duration::from_secs(10), "own redis up", || {
-        let url = redis.url();
-        async move {
-            let client = redis::Client::open(url).ok()?;
-            client
-                .get_multiplexed_async_connection()
-                .await
-                .ok()
-                .map(|_| ())
-        }
-    })
-    .await;
+    redis_ready(&redis.url(), "own redis up").await;
     let s = listener_settings(&fresh_database().await, &redis.url());
     let updates = s.redis.product_updates_stream.clone();
     let app = start_listening(s).await;
@@ -435,18 +439,8 @@ async fn redis_outage_then_catch_up() {
     drop(redis);
     tokio::time::sleep(Duration::from_secs(5)).await;
     let redis = OwnRedis::start(dir.path(), port);
-    wait_until(Duration::from_secs(10), "own redis back", || {
-        let url = redis.url();
-        async move {
-            let client = redis::Client::open(url).ok()?;
-            client
-                .get_multiplexed_async_connection()
-                .await
-                .ok()
-                .map(|_| ())
-        }
-    })
-    .await;
+    // A restarted Redis refuses commands while it loads its saved data (BUSY LOADING).
+    redis_ready(&redis.url(), "own redis back").await;
     for i in 50..100 {
         xadd(
             &redis.url(),
