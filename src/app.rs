@@ -248,7 +248,13 @@ pub fn child_specs(services: &Services) -> Vec<ChildSpec> {
         }
         specs.push(spec(services, a::INSIGHT_IMPORTER, || InsightImporter));
         specs.push(spec(services, a::TRITON_POOL, || TritonPool));
-        specs.push(spec(services, a::ML_DISPATCHER, || MlDispatcher));
+        let sv = services.clone();
+        let lane = job_dispatcher::lane_report(names);
+        specs.push(ChildSpec::new(
+            names.of(a::ML_DISPATCHER),
+            names.of(a::ML_DISPATCHER),
+            move || (MlDispatcher, (sv.clone(), lane.clone())),
+        ));
     }
     if workers || s.has_role(Role::Api) {
         specs.push(spec(services, a::LOGO_INDEX, || LogoIndex));

@@ -28,6 +28,7 @@ pub mod infra;
 pub mod insights;
 pub mod jobs;
 pub mod maintenance;
+pub mod ml;
 pub mod ocr;
 pub mod pipeline;
 pub mod product_store;

@@ -186,8 +186,9 @@ async fn kill_9_in_the_middle_of_a_stream_then_restart_processes_every_event_onc
     producer.await.expect("producer");
 
     let mut second = serve(&db, &streams, po.addr);
-    // Every event is one job; each OCR import queues one more.
-    let expected_jobs = (EVENTS + PRODUCTS) as i64;
+    // Every event is one job; each OCR import queues one more, and each image import
+    // one model-step job.
+    let expected_jobs = (EVENTS + 3 * PRODUCTS) as i64;
     all_done(&pool, expected_jobs).await;
     second.kill().expect("kill");
     second.wait().expect("reap");
@@ -208,6 +209,8 @@ async fn kill_9_in_the_middle_of_a_stream_then_restart_processes_every_event_onc
             ("deleted_image".to_string(), EVENTS as i64 - 2 * n),
             ("import_image".to_string(), 2 * n),
             ("import_insights_from_image".to_string(), n),
+            // The model steps of each upload, then of each OCR import.
+            ("run_image_models".to_string(), 2 * n),
         ],
         "each event enqueued exactly once"
     );

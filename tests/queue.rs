@@ -240,7 +240,7 @@ async fn dedupe_key_keeps_one_queued_job() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn claim_takes_high_before_ml_before_low_and_only_due_jobs() {
+async fn claim_takes_high_before_low_leaves_ml_to_the_model_lane_and_only_due_jobs() {
     let url = fresh_database().await;
     let pool = PgPool::connect(&url).await.expect("pool");
     let barcode = "3456300016208";
@@ -259,8 +259,18 @@ async fn claim_takes_high_before_ml_before_low_and_only_due_jobs() {
         .await
         .expect("claim");
     let ids: Vec<i64> = claimed.iter().map(|j| j.id).collect();
-    assert_eq!(ids, vec![high, ml, low]);
+    assert_eq!(ids, vec![high, low]);
     assert!(claimed.iter().all(|j| j.attempts == 1 && j.shard == shard));
+    // The model lane claims `ml` jobs on its own budget, from the shards it is given.
+    assert!(jobs::claim_model_steps(&pool, &[shard + 1], 10, "test-node")
+        .await
+        .expect("claim")
+        .is_empty());
+    let lane = jobs::claim_model_steps(&pool, &[shard], 10, "test-node")
+        .await
+        .expect("claim");
+    assert_eq!(lane.iter().map(|j| j.id).collect::<Vec<_>>(), vec![ml]);
+    assert_eq!(lane[0].attempts, 1);
     // Claimed jobs are not claimed twice.
     assert!(jobs::claim(&pool, &[(shard, 10)], "other")
         .await

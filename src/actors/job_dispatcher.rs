@@ -2,8 +2,9 @@
 //! the durable queue, and hands each to its product shard, never more than the shard's
 //! window ahead.
 
+use super::ml_dispatcher::{LaneEvent, LaneReport, MlMsg};
 use super::product_shard::{ShardEvent, ShardMsg, ShardReport};
-use super::{Names, Services, JOB_DISPATCHER};
+use super::{Names, Services, JOB_DISPATCHER, ML_DISPATCHER};
 use crate::infra::db::fence::ShardFence;
 use crate::infra::db::jobs;
 use crate::infra::metrics;
@@ -29,6 +30,13 @@ pub enum DispatcherMsg {
     ShardStarted {
         shard: u32,
     },
+    /// The model lane finished a job of `shard` and has room for one more.
+    ModelStepDone {
+        shard: u32,
+    },
+    /// The model lane (re)started with nothing in progress: jobs handed to a previous
+    /// instance must be claimed again.
+    ModelLaneStarted,
     /// Cluster mode: the shards this node should own from now on.
     SetOwnedShards(Vec<u32>),
     /// Periodic upkeep: ownership, polling, metrics.
@@ -57,11 +65,34 @@ pub fn shard_report(names: &Names) -> ShardReport {
     })
 }
 
+impl From<LaneEvent> for DispatcherMsg {
+    fn from(event: LaneEvent) -> Self {
+        match event {
+            LaneEvent::Started => DispatcherMsg::ModelLaneStarted,
+            LaneEvent::StepDone { shard } => DispatcherMsg::ModelStepDone { shard },
+        }
+    }
+}
+
+/// Where the model lane of `names`' tree reports: the job dispatcher of that tree,
+/// looked up at each event.
+pub fn lane_report(names: &Names) -> LaneReport {
+    let names = names.clone();
+    let dispatcher = names.of(JOB_DISPATCHER);
+    Arc::new(move |event| {
+        if let Some(d) = names.lookup::<DispatcherMsg>(&dispatcher) {
+            let _ = d.cast(DispatcherMsg::from(event));
+        }
+    })
+}
+
 /// A snapshot of the dispatcher, for health and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DispatcherStatus {
     pub owned: Vec<u32>,
     pub in_flight: Vec<u32>,
+    /// Model-step jobs in the model lane, per shard.
+    pub model_in_flight: Vec<u32>,
     pub claimed_total: u64,
 }
 
@@ -75,6 +106,8 @@ pub struct DispatcherState {
     /// Shards being given up: no new claims; the lock goes when their jobs finish.
     draining: BTreeSet<i32>,
     in_flight: Vec<u32>,
+    /// Model-step jobs handed to the model lane, per shard.
+    model_in_flight: Vec<u32>,
     wake_pending: Arc<AtomicBool>,
     listener: Option<JoinHandle<()>>,
     timer: Option<JoinHandle<()>>,
@@ -112,6 +145,7 @@ impl Actor for JobDispatcher {
         let listener = spawn_listener(services.pool.clone(), myself.clone(), wake_pending.clone());
         let mut state = DispatcherState {
             in_flight: vec![0; shards as usize],
+            model_in_flight: vec![0; shards as usize],
             services,
             fence: None,
             wanted,
@@ -166,6 +200,30 @@ impl Actor for JobDispatcher {
                 }
                 wake(&myself, &state.wake_pending);
             }
+            DispatcherMsg::ModelStepDone { shard } => {
+                if let Some(n) = state.model_in_flight.get_mut(shard as usize) {
+                    *n = n.saturating_sub(1);
+                }
+                if state.draining.contains(&(shard as i32)) {
+                    state.finish_draining().await;
+                }
+                wake(&myself, &state.wake_pending);
+            }
+            DispatcherMsg::ModelLaneStarted => {
+                state.model_in_flight.iter_mut().for_each(|n| *n = 0);
+                let node = state.services.node_id.clone();
+                match jobs::release_model_steps(&state.services.pool, &node).await {
+                    Ok(n) if n > 0 => {
+                        tracing::info!(jobs = n, "model steps of a restarted model lane queued again")
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not release the model lane's jobs")
+                    }
+                }
+                state.finish_draining().await;
+                wake(&myself, &state.wake_pending);
+            }
             DispatcherMsg::ShardStarted { shard } => {
                 if let Some(n) = state.in_flight.get_mut(shard as usize) {
                     *n = 0;
@@ -217,6 +275,7 @@ impl Actor for JobDispatcher {
                 let _ = reply.send(DispatcherStatus {
                     owned,
                     in_flight: state.in_flight.clone(),
+                    model_in_flight: state.model_in_flight.clone(),
                     claimed_total: state.claimed_total,
                 });
             }
@@ -280,6 +339,10 @@ impl DispatcherState {
             })
             .collect();
         if wanted.is_empty() {
+            // Every shard is busy (its completions wake us); the model lane may have room.
+            if self.claim_model_steps().await {
+                wake(myself, &self.wake_pending);
+            }
             return;
         }
         let owned: Vec<i32> = fence.held().iter().copied().collect();
@@ -315,11 +378,60 @@ impl DispatcherState {
                 ),
             }
         }
+        filled |= self.claim_model_steps().await;
         if filled {
             wake(myself, &self.wake_pending);
             return;
         }
         self.plan_wake_up(myself, &owned).await;
+    }
+
+    /// Claims model-step jobs for the model lane, up to its room; returns whether it
+    /// got all it asked for (more may be due).
+    async fn claim_model_steps(&mut self) -> bool {
+        let Some(fence) = self.fence.as_ref() else {
+            return false;
+        };
+        let lane_name = self.services.names.of(ML_DISPATCHER);
+        let Some(lane) = self.services.names.lookup::<MlMsg>(&lane_name) else {
+            return false;
+        };
+        let busy: u32 = self.model_in_flight.iter().sum();
+        let room = self.services.settings.ml.max_jobs.saturating_sub(busy);
+        if room == 0 {
+            return false;
+        }
+        let shards: Vec<i32> = fence
+            .held()
+            .iter()
+            .copied()
+            .filter(|s| !self.draining.contains(s))
+            .collect();
+        let claimed = match jobs::claim_model_steps(
+            &self.services.pool,
+            &shards,
+            i64::from(room),
+            &self.services.node_id,
+        )
+        .await
+        {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::error!(error = %e, "could not claim model steps");
+                return false;
+            }
+        };
+        let full = claimed.len() as u32 == room;
+        self.claimed_total += claimed.len() as u64;
+        for job in claimed {
+            if let Some(n) = self.model_in_flight.get_mut(job.shard as usize) {
+                *n += 1;
+            }
+            if lane.cast(MlMsg::Run(job)).is_err() {
+                tracing::warn!("the model lane stopped before taking its job; it is claimed again when the lane restarts");
+            }
+        }
+        full
     }
 
     /// Sets a timer for the earliest delayed job, so it runs on time without polling.
@@ -403,7 +515,11 @@ impl DispatcherState {
             .draining
             .iter()
             .copied()
-            .filter(|s| self.in_flight.get(*s as usize).copied().unwrap_or(0) == 0)
+            .filter(|s| {
+                let i = *s as usize;
+                self.in_flight.get(i).copied().unwrap_or(0) == 0
+                    && self.model_in_flight.get(i).copied().unwrap_or(0) == 0
+            })
             .collect();
         if idle.is_empty() {
             return;

@@ -15,6 +15,13 @@ use std::sync::Arc;
 pub enum ShardMsg {
     /// Run a claimed job, then tell the dispatcher the shard has room again.
     Run(ClaimedJob),
+    /// Commit a model step computed by the model lane (its writes and its completion,
+    /// in one transaction). Not counted in the shard's window.
+    CommitModelStep {
+        job: ClaimedJob,
+        results: Box<pipeline::model_step::StepResults>,
+        reply: RpcReplyPort<pipeline::JobRun>,
+    },
     /// Which shard this is (liveness check).
     Ping(RpcReplyPort<u32>),
     /// Store predictions of one product and update its insights (one transaction).
@@ -132,6 +139,15 @@ impl Actor for ProductShard {
                 );
                 state.follow_up(run.effects);
                 (state.report)(ShardEvent::JobDone { shard: state.shard });
+            }
+            ShardMsg::CommitModelStep {
+                job,
+                results,
+                reply,
+            } => {
+                let run = pipeline::commit_model_step(&state.jobs, &job, *results).await;
+                state.follow_up(run.effects.clone());
+                let _ = reply.send(run);
             }
             ShardMsg::Ping(reply) => {
                 let _ = reply.send(state.shard);

@@ -1,24 +1,26 @@
-//! TritonPool: a small pool of gRPC channels to the Triton inference server, handed out
-//! round-robin; channels connect lazily and reconnect by themselves.
+//! TritonPool: keeps the node's Triton client (pooled channels per endpoint, breakers)
+//! and checks, at start and every `triton.health_interval_secs`, that every configured
+//! model is ready; the result feeds `/api/v1/health` and the metrics. Job handlers call
+//! the client directly.
 
 use super::Services;
+use crate::infra::metrics;
+use crate::infra::triton::{self, TritonHealth};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::time::Duration;
-use tonic::transport::{Channel, Endpoint};
 
 pub enum TritonMsg {
-    /// A channel to use for one or more calls.
-    Channel(RpcReplyPort<Channel>),
-    /// The configured endpoint.
-    Endpoint(RpcReplyPort<String>),
+    /// Check every model's readiness now.
+    Check,
+    /// The last check.
+    Health(RpcReplyPort<Option<TritonHealth>>),
 }
 
 pub struct TritonPool;
 
 pub struct TritonState {
-    url: String,
-    channels: Vec<Channel>,
-    next: usize,
+    services: Services,
+    models: Vec<String>,
 }
 
 #[ractor::async_trait]
@@ -29,41 +31,51 @@ impl Actor for TritonPool {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         services: Services,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let t = &services.settings.triton;
-        let endpoint = Endpoint::from_shared(t.url.clone())
-            .map_err(|e| format!("invalid triton.url {:?}: {e}", t.url))?
-            .connect_timeout(Duration::from_secs(t.timeout_secs))
-            .timeout(Duration::from_secs(t.timeout_secs))
-            .tcp_nodelay(true);
-        let channels = (0..t.pool_size.max(1))
-            .map(|_| endpoint.connect_lazy())
-            .collect();
-        Ok(TritonState {
-            url: t.url.clone(),
-            channels,
-            next: 0,
-        })
+        let models: Vec<String> = services.settings.triton.models.keys().cloned().collect();
+        let _ = myself.cast(TritonMsg::Check);
+        Ok(TritonState { services, models })
     }
 
     async fn handle(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         msg: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            TritonMsg::Channel(reply) => {
-                let i = state.next % state.channels.len();
-                state.next = state.next.wrapping_add(1);
-                if let Some(channel) = state.channels.get(i) {
-                    let _ = reply.send(channel.clone());
-                }
+            TritonMsg::Check => {
+                let resources = state.services.resources.clone();
+                let models = state.models.clone();
+                let every = Duration::from_secs(
+                    state.services.settings.triton.health_interval_secs.max(1),
+                );
+                // Checked off the mailbox: a slow Triton must not block status queries.
+                tokio::spawn(async move {
+                    let health = triton::check(&resources.models.triton, &models).await;
+                    for m in &health.models {
+                        metrics::triton_model_ready(&m.model, m.ready);
+                    }
+                    if !health.all_ready() {
+                        tracing::warn!(models = ?health.models.iter().filter(|m| !m.ready).map(|m| &m.model).collect::<Vec<_>>(), "Triton models not ready");
+                    }
+                    if let Ok(mut slot) = resources.triton_health.write() {
+                        *slot = Some(health);
+                    }
+                });
+                myself.send_after(every, || TritonMsg::Check);
             }
-            TritonMsg::Endpoint(reply) => {
-                let _ = reply.send(state.url.clone());
+            TritonMsg::Health(reply) => {
+                let health = state
+                    .services
+                    .resources
+                    .triton_health
+                    .read()
+                    .ok()
+                    .and_then(|h| h.clone());
+                let _ = reply.send(health);
             }
         }
         Ok(())

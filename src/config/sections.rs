@@ -20,6 +20,7 @@ pub struct Settings {
     pub index: IndexSettings,
     pub product_opener: ProductOpenerSettings,
     pub triton: TritonSettings,
+    pub ml: MlSettings,
     pub workers: WorkerSettings,
     pub insights: InsightSettings,
     pub annotation: AnnotationSettings,
@@ -257,10 +258,73 @@ pub struct FlavorUrls {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TritonSettings {
-    /// gRPC endpoint of the Triton inference server.
+    /// gRPC endpoint of the Triton inference server (`host:port` or `http://host:port`).
     pub url: String,
-    pub timeout_secs: u64,
+    /// Deadline of one call, in milliseconds.
+    pub timeout_ms: u64,
+    /// Deadline of connecting, in seconds.
+    pub connect_timeout_secs: u64,
+    /// gRPC channels kept open per endpoint.
     pub pool_size: usize,
+    /// Retries of a call that found Triton unavailable or slow, the first after
+    /// `retry_base_ms`, doubling.
+    pub retries: u32,
+    pub retry_base_ms: u64,
+    /// Failures in a row that open an endpoint's circuit breaker, and how long it stays
+    /// open before one probe call is let through.
+    pub breaker_failures: u32,
+    pub breaker_cooldown_ms: u64,
+    /// How often the readiness of every model is checked, in seconds.
+    pub health_interval_secs: u64,
+    /// Per model: its own endpoint (Robotoff's `TRITON_URI_*`), and how many of its
+    /// calls run at once.
+    #[serde(default)]
+    pub models: std::collections::BTreeMap<String, TritonModelSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TritonModelSettings {
+    /// Endpoint of this model; empty: `triton.url`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Calls of this model running at once.
+    #[serde(default = "one")]
+    pub concurrency: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// The model steps of image import (object detection, logo embeddings, fingerprints).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MlSettings {
+    /// Model-step jobs in progress at once on this node (fetching, decoding, waiting for
+    /// Triton, committing); each model's calls are further bounded by its `concurrency`.
+    pub max_jobs: u32,
+    /// Logo crops per CLIP call at most (Robotoff: 32), and how long a partial batch
+    /// waits for crops of other images, in milliseconds.
+    pub clip_batch: usize,
+    pub clip_linger_ms: u64,
+    /// Detection threshold of the import pipeline (Robotoff: 0.1).
+    pub detection_threshold: f32,
+    /// How boxes are given to non-maximum suppression: `robotoff` as Robotoff does
+    /// today (real boxes); `legacy` as Robotoff did before its detector moved to the
+    /// Python SDK (relative `[y_min, x_min, y_max, x_max]` rows read as `x, y, w, h`),
+    /// to reproduce detections stored by those versions.
+    pub nms_box_order: NmsBoxOrderSetting,
+    /// While Triton is unavailable a model step waits this long, in seconds, doubling
+    /// at each try up to `workers.retry_max_secs`, without using up its attempts.
+    pub unavailable_retry_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NmsBoxOrderSetting {
+    Robotoff,
+    Legacy,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

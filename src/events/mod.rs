@@ -23,6 +23,9 @@ pub const FLAG_EXTRACT_NUTRITION: &str = "extract_nutrition";
 pub const FLAG_RUN_LOGO_OBJECT_DETECTION: &str = "run_logo_object_detection";
 pub const FLAG_RUN_NUTRITION_TABLE_OBJECT_DETECTION: &str = "run_nutrition_table_object_detection";
 pub const FLAG_PREDICT_CATEGORY: &str = "predict_category";
+/// Not an image-import flag in Robotoff (its job is queued when the OCR shows a
+/// Nutri-Score logo), but a model step all the same.
+pub const FLAG_RUN_NUTRISCORE_OBJECT_DETECTION: &str = "run_nutriscore_object_detection";
 
 /// The steps that need the image's OCR: skipped at upload, run when the OCR is ready
 /// (spec pipeline §3.3a, §3.4).

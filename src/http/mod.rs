@@ -25,6 +25,7 @@ pub mod routes;
 pub mod server;
 pub mod state;
 pub mod system;
+pub mod vision;
 pub mod webhook;
 
 pub use router::server_type;

@@ -6,7 +6,9 @@ use super::doc::{Doc, Security};
 use super::openapi::{self, Operation};
 use super::reply::json;
 use super::router::{handler, Route, Router};
-use super::{annotate, catalog, insights, logo_writes, logos, predict, questions, system, webhook};
+use super::{
+    annotate, catalog, insights, logo_writes, logos, predict, questions, system, vision, webhook,
+};
 use std::sync::Arc;
 use warp::http::Method;
 
@@ -30,6 +32,7 @@ pub fn router_with(max_count: i64) -> Router {
         annotate::routes(),
         catalog::routes(),
         predict::routes(),
+        vision::routes(),
         webhook::routes(),
         logos::routes(),
         logo_writes::routes(),
@@ -105,7 +108,7 @@ mod tests {
                 );
             }
         }
-        assert_eq!(operations, 40, "routes of the API");
+        assert_eq!(operations, 41, "routes of the API");
     }
 
     #[test]

@@ -143,8 +143,16 @@ async fn health(state: AppState) -> Response {
         results.push(check("redis", redis_ping(client)).await);
     }
     let healthy = results.iter().all(|r| r.passed);
+    // Triton away degrades the service (image jobs wait) without making it unhealthy.
+    let triton = triton_result(&state);
+    let degraded = triton.as_ref().is_some_and(|t| !t.passed);
+    results.extend(triton);
     let report = HealthReport {
-        status: if healthy { "success" } else { "failure" },
+        status: match (healthy, degraded) {
+            (false, _) => "failure",
+            (true, true) => "degraded",
+            (true, false) => "success",
+        },
         hostname: std::fs::read_to_string("/etc/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_default(),
@@ -157,6 +165,46 @@ async fn health(state: AppState) -> Response {
         StatusCode::INTERNAL_SERVER_ERROR
     };
     warp::reply::with_status(warp::reply::json(&report), code).into_response()
+}
+
+/// The last readiness check of the Triton models, when this node runs them.
+fn triton_result(state: &AppState) -> Option<CheckResult> {
+    if !state
+        .settings
+        .has_role(crate::config::Role::Workers)
+    {
+        return None;
+    }
+    let health = state
+        .services
+        .resources
+        .triton_health
+        .read()
+        .ok()
+        .and_then(|h| h.clone());
+    let Some(health) = health else {
+        return Some(CheckResult {
+            checker: "triton",
+            passed: false,
+            output: "not checked yet".to_string(),
+            response_time: 0.0,
+        });
+    };
+    let output = health
+        .models
+        .iter()
+        .map(|m| match &m.error {
+            None => format!("{} ready at {}", m.model, m.url),
+            Some(e) => format!("{} not ready at {}: {e}", m.model, m.url),
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    Some(CheckResult {
+        checker: "triton",
+        passed: health.all_ready(),
+        output,
+        response_time: 0.0,
+    })
 }
 
 async fn check<F>(checker: &'static str, probe: F) -> CheckResult

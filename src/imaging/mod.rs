@@ -1,7 +1,10 @@
 //! Decoding images from untrusted bytes: the format is guessed from the content, the
 //! dimensions are read before any pixel is, and an image over the pixel limit (a
 //! decompression bomb) or a truncated file is an error, never a panic or a huge
-//! allocation. Pure; depends on nothing in the crate.
+//! allocation. [`phash`] computes the image fingerprint (Python imagehash's pHash, bit
+//! for bit). Pure; depends on nothing in the crate.
+
+pub mod phash;
 
 use image::{DynamicImage, ImageReader, Limits};
 use std::io::Cursor;
@@ -46,6 +49,60 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, DecodeError
     decoding
         .decode()
         .map_err(|e| DecodeError::Invalid(e.to_string()))
+}
+
+/// An image decoded as stored: its pixels in their own format, its EXIF orientation
+/// kept aside.
+pub struct Decoded {
+    pub image: DynamicImage,
+    pub orientation: image::metadata::Orientation,
+}
+
+impl Decoded {
+    /// The image in 8-bit RGB (grey, CMYK, 16-bit and alpha images included), turned
+    /// upright as its orientation says, as OpenCV's decoder gives it to Robotoff's models.
+    pub fn upright_rgb(self) -> image::RgbImage {
+        use image::metadata::Orientation;
+        let mut rgb = DynamicImage::ImageRgb8(self.image.into_rgb8());
+        if self.orientation != Orientation::NoTransforms {
+            rgb.apply_orientation(self.orientation);
+        }
+        rgb.into_rgb8()
+    }
+}
+
+/// Decodes `bytes` like [`decode`], keeping the EXIF orientation aside.
+pub fn decode_oriented(bytes: &[u8], max_pixels: u64) -> Result<Decoded, DecodeError> {
+    let probe = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| DecodeError::Invalid(e.to_string()))?;
+    if probe.format().is_none() {
+        return Err(DecodeError::UnknownFormat);
+    }
+    let (width, height) = probe
+        .into_dimensions()
+        .map_err(|e| DecodeError::Invalid(e.to_string()))?;
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(DecodeError::TooLarge {
+            width,
+            height,
+            limit: max_pixels,
+        });
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| DecodeError::Invalid(e.to_string()))?;
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(max_pixels.saturating_mul(16).max(1 << 20));
+    reader.limits(limits);
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| DecodeError::Invalid(e.to_string()))?;
+    let orientation = image::ImageDecoder::orientation(&mut decoder)
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let image =
+        DynamicImage::from_decoder(decoder).map_err(|e| DecodeError::Invalid(e.to_string()))?;
+    Ok(Decoded { image, orientation })
 }
 
 #[cfg(test)]

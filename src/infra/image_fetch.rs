@@ -29,6 +29,11 @@ impl FetchError {
             _ => false,
         }
     }
+
+    /// Whether the host answered that there is no such file (404 or 410).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Status { status: 404 | 410, .. })
+    }
 }
 
 /// A client for the configured image hosts.

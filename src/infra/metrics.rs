@@ -16,6 +16,10 @@ pub const ACTOR_RESTARTS: &str = "robotoff_actor_restarts_total";
 pub const SCHEDULER_RUNS: &str = "robotoff_scheduler_runs_total";
 pub const TRITON_CALLS: &str = "robotoff_triton_calls_total";
 pub const TRITON_DURATION: &str = "robotoff_triton_call_duration_seconds";
+pub const TRITON_BATCH: &str = "robotoff_triton_batch_size";
+pub const TRITON_RETRIES: &str = "robotoff_triton_retries_total";
+pub const TRITON_BREAKER_OPENED: &str = "robotoff_triton_breaker_opened_total";
+pub const TRITON_MODEL_READY: &str = "robotoff_triton_model_ready";
 pub const ANN_SEARCH_DURATION: &str = "robotoff_ann_search_duration_seconds";
 pub const ANN_INDEX_SIZE: &str = "robotoff_ann_index_size";
 pub const LISTENER_LAG: &str = "robotoff_listener_lag_seconds";
@@ -31,6 +35,9 @@ pub const DATASET_PRODUCTS: &str = "robotoff_dataset_products";
 pub const CREDENTIAL_CHECKS: &str = "robotoff_credential_checks_total";
 pub const PRODUCT_EDITS: &str = "robotoff_product_edits_total";
 pub const REQUESTS_REFUSED: &str = "robotoff_requests_refused_total";
+pub const ML_STAGE_DURATION: &str = "robotoff_ml_stage_duration_seconds";
+pub const ML_STEPS: &str = "robotoff_ml_steps_total";
+pub const ML_IN_FLIGHT: &str = "robotoff_ml_jobs_in_flight";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -78,6 +85,47 @@ pub fn http_request(route: &str, method: &str, status: u16, elapsed: Duration) {
         .increment(1);
     histogram!(HTTP_DURATION, "route" => route.to_string(), "method" => method.to_string(), "status" => status)
         .record(elapsed.as_secs_f64());
+}
+
+/// One Triton call of `model` ended (`outcome`: ok, unavailable, refused,
+/// breaker_open, protocol_error; `code`: the gRPC code), with its batch size.
+pub fn triton_call(model: &str, outcome: &'static str, code: &'static str, elapsed: Duration, batch: i64) {
+    counter!(TRITON_CALLS, "model" => model.to_string(), "outcome" => outcome, "code" => code)
+        .increment(1);
+    histogram!(TRITON_DURATION, "model" => model.to_string()).record(elapsed.as_secs_f64());
+    histogram!(TRITON_BATCH, "model" => model.to_string()).record(batch.max(0) as f64);
+}
+
+/// A Triton call of `model` retried after finding the server unavailable or slow.
+pub fn triton_retry(model: &str) {
+    counter!(TRITON_RETRIES, "model" => model.to_string()).increment(1);
+}
+
+/// The circuit breaker of a Triton endpoint opened.
+pub fn triton_breaker_opened(url: &str) {
+    counter!(TRITON_BREAKER_OPENED, "endpoint" => url.to_string()).increment(1);
+}
+
+/// Whether a model answered ready at the last check (1) or not (0).
+pub fn triton_model_ready(model: &str, ready: bool) {
+    gauge!(TRITON_MODEL_READY, "model" => model.to_string()).set(if ready { 1.0 } else { 0.0 });
+}
+
+/// Client-side time of one stage of a model step (`stage`: fetch, decode, letterbox,
+/// encode, output, nms, crop, clip_preprocess, fingerprint, ocr).
+pub fn ml_stage(stage: &'static str, elapsed: Duration) {
+    histogram!(ML_STAGE_DURATION, "stage" => stage).record(elapsed.as_secs_f64());
+}
+
+/// A model run for an image (`step`: the model or fingerprint; `outcome`: stored,
+/// existed, skipped).
+pub fn ml_step(step: &'static str, outcome: &'static str) {
+    counter!(ML_STEPS, "step" => step, "outcome" => outcome).increment(1);
+}
+
+/// Model-step jobs in progress on this node.
+pub fn ml_in_flight(n: usize) {
+    gauge!(ML_IN_FLIGHT).set(n as f64);
 }
 
 /// Credentials checked with Product Opener (`outcome`: valid, refused, remembered,

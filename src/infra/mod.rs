@@ -9,3 +9,4 @@ pub mod local_pg;
 pub mod metrics;
 pub mod product_opener;
 pub mod redis_streams;
+pub mod triton;

@@ -92,10 +92,18 @@ pub enum JobKind {
     /// Send the Product Opener edits of an annotation that are still queued (payload:
     /// `insight_id`): resumes a plan that did not go through at once.
     SendProductEdits,
+    /// The model steps of an image, run on one fetch and decode of it (payload:
+    /// `image_id`, `steps`: Robotoff's flags `run_logo_object_detection`,
+    /// `run_nutrition_table_object_detection`, `run_nutriscore_object_detection`,
+    /// `add_image_fingerprint`).
+    RunImageModels,
+    /// New logo embeddings of an image prediction are ready for the nearest-neighbour
+    /// index (payload: `image_prediction_id`).
+    ProcessCreatedLogos,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 10] = [
+    pub const ALL: [JobKind; 12] = [
         JobKind::Noop,
         JobKind::Probe,
         JobKind::UpdateInsights,
@@ -106,6 +114,8 @@ impl JobKind {
         JobKind::ImportInsightsFromImage,
         JobKind::RefreshInsights,
         JobKind::SendProductEdits,
+        JobKind::RunImageModels,
+        JobKind::ProcessCreatedLogos,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -120,7 +130,16 @@ impl JobKind {
             Self::ImportInsightsFromImage => "import_insights_from_image",
             Self::RefreshInsights => "refresh_insights",
             Self::SendProductEdits => "send_product_edits",
+            Self::RunImageModels => "run_image_models",
+            Self::ProcessCreatedLogos => "process_created_logos",
         }
+    }
+
+    /// Model steps compute outside the product's shard (fetching the image, calling
+    /// the models) and only commit their results in it. They are queued at
+    /// [`Priority::Ml`], which the model lane claims apart from the shards' queue.
+    pub fn is_model_step(self) -> bool {
+        self == Self::RunImageModels
     }
 }
 

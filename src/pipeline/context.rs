@@ -6,11 +6,12 @@ use crate::config::Settings;
 use crate::infra::db::products;
 use crate::infra::image_fetch::{FetchError, ImageHosts};
 use crate::infra::metrics;
+use crate::infra::triton::{TritonError, TritonHealth};
 use crate::infra::product_opener::{PoError, ProductOpener};
 use crate::ocr::OcrResources;
 use crate::types::Product;
 use sqlx::{PgConnection, PgPool};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 /// Everything a job handler needs besides its transaction.
 #[derive(Debug, Clone)]
@@ -27,6 +28,11 @@ pub struct JobResources {
     pub ocr: Arc<OcrResources>,
     pub image_hosts: ImageHosts,
     pub po: ProductOpener,
+    /// The models behind Triton (channels connect lazily), with their concurrency
+    /// limits and the CLIP batcher.
+    pub models: super::models::ModelRuntime,
+    /// The last readiness check of the Triton models (kept by the TritonPool actor).
+    pub triton_health: Arc<RwLock<Option<TritonHealth>>>,
 }
 
 impl std::fmt::Debug for JobResources {
@@ -42,6 +48,8 @@ pub enum ResourcesError {
     ImageHosts(#[from] FetchError),
     #[error(transparent)]
     ProductOpener(#[from] PoError),
+    #[error(transparent)]
+    Triton(#[from] TritonError),
 }
 
 impl JobResources {
@@ -50,6 +58,8 @@ impl JobResources {
             ocr: Arc::new(OcrResources::new(&settings.data.dir)),
             image_hosts: ImageHosts::for_settings(settings)?,
             po: ProductOpener::new(&settings.product_opener)?,
+            models: super::models::ModelRuntime::new(settings)?,
+            triton_health: Arc::new(RwLock::new(None)),
         })
     }
 }

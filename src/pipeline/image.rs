@@ -3,7 +3,11 @@
 
 use super::context::{current_product, Context};
 use super::job::{Effects, JobError, Target};
-use crate::events::FLAG_IMPORT_INSIGHTS_FROM_IMAGE;
+use super::model_step;
+use crate::events::{
+    FLAG_ADD_IMAGE_FINGERPRINT, FLAG_IMPORT_INSIGHTS_FROM_IMAGE, FLAG_RUN_LOGO_OBJECT_DETECTION,
+    FLAG_RUN_NUTRISCORE_OBJECT_DETECTION, FLAG_RUN_NUTRITION_TABLE_OBJECT_DETECTION,
+};
 use crate::infra::db::{image_import, jobs};
 use crate::insights::image::{barcode_folder, image_path};
 use crate::insights::import::{self as insight_import, Importing, LogoPolicy};
@@ -15,12 +19,12 @@ use sqlx::PgConnection;
 
 /// Every image-import step (Robotoff's flags).
 const ALL_FLAGS: [&str; 7] = [
-    crate::events::FLAG_ADD_IMAGE_FINGERPRINT,
+    FLAG_ADD_IMAGE_FINGERPRINT,
     FLAG_IMPORT_INSIGHTS_FROM_IMAGE,
     crate::events::FLAG_EXTRACT_INGREDIENTS,
     crate::events::FLAG_EXTRACT_NUTRITION,
-    crate::events::FLAG_RUN_LOGO_OBJECT_DETECTION,
-    crate::events::FLAG_RUN_NUTRITION_TABLE_OBJECT_DETECTION,
+    FLAG_RUN_LOGO_OBJECT_DETECTION,
+    FLAG_RUN_NUTRITION_TABLE_OBJECT_DETECTION,
     crate::events::FLAG_PREDICT_CATEGORY,
 ];
 
@@ -128,6 +132,7 @@ pub(super) async fn import_image(
         return Ok(());
     }
     let w = &ctx.settings.workers;
+    let mut model_steps: Vec<&str> = Vec::new();
     for step in steps(payload) {
         match step.as_str() {
             FLAG_IMPORT_INSIGHTS_FROM_IMAGE if t.server_type.is_food() => {
@@ -137,6 +142,11 @@ pub(super) async fn import_image(
                 jobs::enqueue(&mut *conn, &job, w.shards, w.max_attempts).await?;
             }
             FLAG_IMPORT_INSIGHTS_FROM_IMAGE => {}
+            FLAG_RUN_LOGO_OBJECT_DETECTION => model_steps.push(FLAG_RUN_LOGO_OBJECT_DETECTION),
+            FLAG_ADD_IMAGE_FINGERPRINT => model_steps.push(FLAG_ADD_IMAGE_FINGERPRINT),
+            FLAG_RUN_NUTRITION_TABLE_OBJECT_DETECTION if t.server_type.is_food() => {
+                model_steps.push(FLAG_RUN_NUTRITION_TABLE_OBJECT_DETECTION);
+            }
             other => tracing::debug!(
                 barcode = t.barcode,
                 image = id,
@@ -144,6 +154,11 @@ pub(super) async fn import_image(
                 "image step not available on this node"
             ),
         }
+    }
+    if !model_steps.is_empty() {
+        // One job for the model steps: one fetch and one decode of the image.
+        let job = model_step::job(t.barcode, t.server_type, id, &model_steps);
+        jobs::enqueue(&mut *conn, &job, w.shards, w.max_attempts).await?;
     }
     Ok(())
 }
@@ -204,11 +219,15 @@ pub(super) async fn import_insights_from_image(
         .iter()
         .any(|p| p.kind == PredictionType::Label && p.value_tag.as_deref() == Some("en:nutriscore"))
     {
-        tracing::debug!(
-            barcode = t.barcode,
-            image = id,
-            "nutri-score logo seen; its detection model is not available on this node"
+        // Spec pipeline §2.6 step 3: the OCR shows a Nutri-Score logo.
+        let w = &ctx.settings.workers;
+        let job = model_step::job(
+            t.barcode,
+            t.server_type,
+            id,
+            &[FLAG_RUN_NUTRISCORE_OBJECT_DETECTION],
         );
+        jobs::enqueue(&mut *conn, &job, w.shards, w.max_attempts).await?;
     }
     insight_import::import_product_predictions(
         conn,

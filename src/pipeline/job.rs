@@ -20,6 +20,14 @@ pub enum JobError {
     LeaseLost,
     #[error("no handler for {0} jobs on this node")]
     Unsupported(&'static str),
+    /// A service the job needs is away (Triton): the job waits and tries again without
+    /// using up its attempts.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The job's input can never work (an image that cannot be decoded): the job is
+    /// kept as dead at once, with the reason, instead of being retried.
+    #[error("{0}")]
+    Unusable(String),
 }
 
 impl From<ImportError> for JobError {

@@ -7,9 +7,11 @@ pub mod context;
 mod edits;
 mod image;
 pub mod job;
+pub mod model_step;
+pub mod models;
 mod product;
 pub mod runner;
 
 pub use context::{Context, JobResources, ResourcesError};
 pub use job::{Effects, JobError};
-pub use runner::{run, JobOutcome, JobRun};
+pub use runner::{commit_model_step, record_failure, run, JobOutcome, JobRun};

@@ -3,6 +3,7 @@
 
 use super::context::Context;
 use super::job::{Effects, JobError, Target};
+use super::model_step::{self, StepResults};
 use super::{edits, image, product};
 use crate::infra::db::jobs::{self, ClaimedJob, FailOutcome};
 use crate::infra::metrics;
@@ -66,11 +67,21 @@ pub struct JobRun {
 /// Runs `job` to an outcome; never panics, never leaves the job without a decision
 /// unless the database itself is unreachable.
 pub async fn run(ctx: &Context, job: &ClaimedJob) -> JobRun {
+    run_with(ctx, job, None).await
+}
+
+/// Runs `job`, a model step whose models already ran (`computed`, see
+/// [`model_step::compute`]): only its writes and completion remain.
+pub async fn commit_model_step(ctx: &Context, job: &ClaimedJob, computed: StepResults) -> JobRun {
+    run_with(ctx, job, Some(computed)).await
+}
+
+async fn run_with(ctx: &Context, job: &ClaimedJob, computed: Option<StepResults>) -> JobRun {
     let started_at = Utc::now();
     let clock = Instant::now();
     let limit = Duration::from_secs(ctx.settings.workers.job_timeout_secs);
     let span = tracing::info_span!("job", id = job.id, kind = %job.kind, barcode = job.barcode.as_deref().unwrap_or(""));
-    let attempt = AssertUnwindSafe(execute(ctx, job, started_at)).catch_unwind();
+    let attempt = AssertUnwindSafe(execute(ctx, job, started_at, computed)).catch_unwind();
     let mut effects = Effects::default();
     let result = match tokio::time::timeout(
         limit,
@@ -89,39 +100,74 @@ pub async fn run(ctx: &Context, job: &ClaimedJob) -> JobRun {
                 effects,
             };
         }
-        Ok(Ok(Err(err))) => Err(err.to_string()),
-        Ok(Err(panic)) => Err(format!("panicked: {}", panic_message(&panic))),
-        Err(_) => Err(format!("timed out after {} s", limit.as_secs())),
+        Ok(Ok(Err(err))) => Err(err),
+        Ok(Err(panic)) => Err(JobError::Failed(format!(
+            "panicked: {}",
+            panic_message(&panic)
+        ))),
+        Err(_) => Err(JobError::Failed(format!(
+            "timed out after {} s",
+            limit.as_secs()
+        ))),
     };
     let outcome = match result {
         Ok(()) => JobOutcome::Done,
         Err(error) => {
             let _enter = span.enter();
-            tracing::warn!(attempt = job.attempts, error = %error, "job failed");
-            let w = &ctx.settings.workers;
-            let delay = retry_delay(
-                job.attempts,
-                Duration::from_secs(w.retry_base_secs),
-                Duration::from_secs(w.retry_max_secs),
-            );
-            match jobs::fail(&ctx.pool, job.id, job.lease, &error, delay).await {
-                Ok(FailOutcome::Retried) => JobOutcome::Retried(error),
-                Ok(FailOutcome::Dead) => JobOutcome::Dead(error),
-                Ok(FailOutcome::LeaseLost) => JobOutcome::LeaseLost,
-                Err(db) => JobOutcome::Unrecorded(format!(
-                    "{error}; then could not record the failure: {db}"
-                )),
-            }
+            record_failure(ctx, job, error).await
         }
     };
     metrics::job_finished(&job.kind, outcome.label(), clock.elapsed());
     JobRun { outcome, effects }
 }
 
+/// Records why a job failed: retried after the backoff delay (or dead when out of
+/// attempts); deferred without using up an attempt when a service it needs is away;
+/// dead at once when its input can never work.
+pub async fn record_failure(ctx: &Context, job: &ClaimedJob, error: JobError) -> JobOutcome {
+    let w = &ctx.settings.workers;
+    let text = error.to_string();
+    tracing::warn!(attempt = job.attempts, error = %text, "job failed");
+    let recorded = match error {
+        JobError::LeaseLost => return JobOutcome::LeaseLost,
+        JobError::Unavailable(_) => {
+            let base = Duration::from_secs(ctx.settings.ml.unavailable_retry_secs.max(1));
+            let max = Duration::from_secs(w.retry_max_secs).max(base);
+            jobs::defer(&ctx.pool, job.id, job.lease, &text, base, max)
+                .await
+                .map(|ours| {
+                    if ours {
+                        FailOutcome::Retried
+                    } else {
+                        FailOutcome::LeaseLost
+                    }
+                })
+        }
+        JobError::Unusable(_) => jobs::fail_for_good(&ctx.pool, job.id, job.lease, &text).await,
+        _ => {
+            let delay = retry_delay(
+                job.attempts,
+                Duration::from_secs(w.retry_base_secs),
+                Duration::from_secs(w.retry_max_secs),
+            );
+            jobs::fail(&ctx.pool, job.id, job.lease, &text, delay).await
+        }
+    };
+    match recorded {
+        Ok(FailOutcome::Retried) => JobOutcome::Retried(text),
+        Ok(FailOutcome::Dead) => JobOutcome::Dead(text),
+        Ok(FailOutcome::LeaseLost) => JobOutcome::LeaseLost,
+        Err(db) => JobOutcome::Unrecorded(format!(
+            "{text}; then could not record the failure: {db}"
+        )),
+    }
+}
+
 async fn execute(
     ctx: &Context,
     job: &ClaimedJob,
     started_at: chrono::DateTime<Utc>,
+    computed: Option<StepResults>,
 ) -> Result<Effects, JobError> {
     let kind = JobKind::from_str(&job.kind).map_err(|_| JobError::UnknownKind(job.kind.clone()))?;
     if kind == JobKind::SendProductEdits {
@@ -129,6 +175,10 @@ async fn execute(
         // own answer, so only the job's completion remains.
         edits::send(ctx, job).await?;
     }
+    let computed = match (kind, computed) {
+        (JobKind::RunImageModels, None) => Some(model_step::compute(ctx, job).await?),
+        (_, computed) => computed,
+    };
     let mut tx = ctx.pool.begin().await?;
     // A job's effects and its completion commit together; if PostgreSQL itself crashes
     // before flushing them, both are lost and the job simply runs again. So completions
@@ -160,6 +210,11 @@ async fn execute(
                 )));
             }
             jobs::record_probe(&mut tx, job.id, job.barcode.as_deref(), started_at).await?;
+        }
+        JobKind::RunImageModels => {
+            if let Some(results) = &computed {
+                effects = model_step::commit(ctx, job, results, &mut tx).await?;
+            }
         }
         other => effects = handle(ctx, other, job, &mut tx).await?,
     }
@@ -212,7 +267,10 @@ async fn handle(
         JobKind::ProductTypeSwitched => {
             none(product::product_type_switched(ctx, Target::of(job)?, conn).await)
         }
-        JobKind::Noop | JobKind::Probe | JobKind::SendProductEdits => Ok(Effects::default()),
+        JobKind::ProcessCreatedLogos => none(model_step::process_created_logos(job)),
+        JobKind::Noop | JobKind::Probe | JobKind::SendProductEdits | JobKind::RunImageModels => {
+            Ok(Effects::default())
+        }
     }
 }
 

@@ -25,7 +25,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("domain", &["insights", "events", "maintenance"]),
     (
         "pure domain logic and adapters",
-        &["ocr", "questions", "imaging", "infra"],
+        &["ocr", "questions", "imaging", "ml", "infra"],
     ),
     ("vocabulary", &["taxonomy", "jobs", "config"]),
     ("types", &["types", "shard"]),

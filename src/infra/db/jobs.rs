@@ -229,9 +229,10 @@ pub async fn enqueue_batch(
     Ok(new)
 }
 
-/// Claims due jobs: for each `(shard, n)` at most `n` queued jobs of that shard whose
-/// `run_after` has passed, highest priority first, oldest first. Jobs locked by another
-/// transaction are skipped. Returned in claim order per shard.
+/// Claims due jobs for the shards: for each `(shard, n)` at most `n` queued jobs of that
+/// shard whose `run_after` has passed, high before low, oldest first. Jobs locked by
+/// another transaction are skipped; `ml` jobs are left to [`claim_model_steps`].
+/// Returned in claim order per shard.
 pub async fn claim(
     pool: &PgPool,
     wanted: &[(i32, i64)],
@@ -249,6 +250,7 @@ pub async fn claim(
                CROSS JOIN LATERAL (
                    SELECT id FROM job
                    WHERE job.shard = s.shard AND state = 'queued' AND run_after <= now()
+                         AND priority <> 1
                    ORDER BY priority, run_after, id
                    LIMIT s.n
                    FOR UPDATE SKIP LOCKED
@@ -270,6 +272,88 @@ pub async fn claim(
         (a.shard, a.priority, a.run_after, a.id).cmp(&(b.shard, b.priority, b.run_after, b.id))
     });
     Ok(jobs)
+}
+
+/// Claims at most `n` due `ml` jobs of the `shards`, oldest first: the model lane, with
+/// its own budget, so model steps neither hold up nor wait for the shards' queue.
+pub async fn claim_model_steps(
+    pool: &PgPool,
+    shards: &[i32],
+    n: i64,
+    node: &str,
+) -> Result<Vec<ClaimedJob>, sqlx::Error> {
+    if shards.is_empty() || n <= 0 {
+        return Ok(Vec::new());
+    }
+    let mut jobs = sqlx::query_as!(
+        ClaimedJob,
+        r#"WITH picked AS (
+               SELECT id FROM job
+               WHERE state = 'queued' AND priority = 1 AND run_after <= now()
+                     AND shard = ANY($1)
+               ORDER BY run_after, id
+               LIMIT $2
+               FOR UPDATE SKIP LOCKED
+           )
+           UPDATE job SET state = 'running', attempts = attempts + 1, locked_by = $3,
+                          locked_at = now(), lease = gen_random_uuid()
+           FROM picked WHERE job.id = picked.id
+           RETURNING job.id, job.kind, job.barcode, job.server_type, job.shard, job.priority,
+                     job.payload, job.attempts, job.max_attempts, job.lease AS "lease!",
+                     job.run_after, job.created_at"#,
+        shards,
+        n,
+        node,
+    )
+    .fetch_all(pool)
+    .await?;
+    jobs.sort_by(|a, b| (a.run_after, a.id).cmp(&(b.run_after, b.id)));
+    Ok(jobs)
+}
+
+/// Puts a claimed job back in the queue without using up an attempt: what it needs
+/// (Triton) is away, through no fault of the job. It waits `base`, doubling with each
+/// deferral of the job, at most `max`. Returns false when the claim is no longer ours.
+pub async fn defer(
+    pool: &PgPool,
+    id: i64,
+    lease: Uuid,
+    reason: &str,
+    base: Duration,
+    max: Duration,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query!(
+        r#"UPDATE job SET state = 'queued', attempts = greatest(attempts - 1, 0),
+                          run_after = now() + make_interval(
+                              secs => least($4 * power(2, least(deferrals, 30)), $5)),
+                          deferrals = deferrals + 1,
+                          last_error = $3, lease = NULL, locked_by = NULL
+           WHERE id = $1 AND lease = $2 AND state = 'running'"#,
+        id,
+        lease,
+        reason,
+        to_pg_interval(base),
+        to_pg_interval(max),
+    )
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Puts back in the queue the `ml` jobs `node` left running (its model lane restarted).
+pub async fn release_model_steps(pool: &PgPool, node: &str) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query!(
+        r#"UPDATE job SET
+               state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
+               last_error = CASE WHEN attempts >= max_attempts
+                                 THEN 'interrupted on its last attempt' ELSE last_error END,
+               lease = NULL, locked_by = NULL
+           WHERE state = 'running' AND priority = 1 AND locked_by = $1"#,
+        node,
+    )
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected())
 }
 
 /// Marks a claimed job done, inside the caller's transaction (with the job's effects).
@@ -322,9 +406,33 @@ pub async fn fail(
     })
 }
 
+/// Keeps a claimed job as dead at once (its input can never work), with the reason.
+pub async fn fail_for_good(
+    pool: &PgPool,
+    id: i64,
+    lease: Uuid,
+    error: &str,
+) -> Result<FailOutcome, sqlx::Error> {
+    let done = sqlx::query!(
+        r#"UPDATE job SET state = 'dead', last_error = $3, lease = NULL, finished_at = now()
+           WHERE id = $1 AND lease = $2 AND state = 'running'"#,
+        id,
+        lease,
+        error,
+    )
+    .execute(pool)
+    .await?;
+    Ok(if done.rows_affected() == 1 {
+        FailOutcome::Dead
+    } else {
+        FailOutcome::LeaseLost
+    })
+}
+
 /// Puts back in the queue the jobs left `running` on `shards` (their runner is gone:
 /// a crash, or a shard that was restarted). Jobs already out of attempts become dead.
-/// With `node`, only that node's claims are released.
+/// With `node` (a shard of this node restarted), only that node's claims are released,
+/// and not its `ml` jobs, which the model lane holds.
 pub async fn release_running(
     pool: &PgPool,
     shards: &[i32],
@@ -336,7 +444,8 @@ pub async fn release_running(
                last_error = CASE WHEN attempts >= max_attempts
                                  THEN 'interrupted on its last attempt' ELSE last_error END,
                lease = NULL, locked_by = NULL
-           WHERE state = 'running' AND shard = ANY($1) AND ($2::text IS NULL OR locked_by = $2)"#,
+           WHERE state = 'running' AND shard = ANY($1)
+                 AND ($2::text IS NULL OR (locked_by = $2 AND priority <> 1))"#,
         shards,
         node,
     )

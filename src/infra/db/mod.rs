@@ -19,6 +19,7 @@ pub mod products;
 pub mod rows;
 pub mod stats;
 pub mod stream_offsets;
+pub mod vision;
 pub mod votes;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -279,6 +279,35 @@ impl OcrDocument {
         })
     }
 
+    /// The text of the words lying wholly inside `area` (`[y_min, x_min, y_max, x_max]` in
+    /// image pixels), concatenated in reading order (each word keeps its break); `None`
+    /// without a full text annotation or without such words. Spec pipeline §6.3 (the OCR
+    /// text of a logo). Words without vertices are never inside.
+    pub fn text_in_area(&self, area: [f64; 4]) -> Option<String> {
+        let [y_min, x_min, y_max, x_max] = area;
+        let full = self.full_text.as_ref()?;
+        let mut text = String::new();
+        let mut found = false;
+        for word in &full.words {
+            let v = &word.bounding_poly.vertices;
+            if v.is_empty() {
+                continue;
+            }
+            let fold = |f: fn(f64, f64) -> f64, init: f64, pick: fn(&(f64, f64)) -> f64| {
+                v.iter().map(pick).fold(init, f)
+            };
+            let wx_min = fold(f64::min, f64::INFINITY, |p| p.0);
+            let wy_min = fold(f64::min, f64::INFINITY, |p| p.1);
+            let wx_max = fold(f64::max, f64::NEG_INFINITY, |p| p.0);
+            let wy_max = fold(f64::max, f64::NEG_INFINITY, |p| p.1);
+            if wx_min >= x_min && wx_max <= x_max && wy_min >= y_min && wy_max <= y_max {
+                text.push_str(&word.text);
+                found = true;
+            }
+        }
+        found.then_some(text)
+    }
+
     /// Words overlapping the code-point span `start..end` of the full text, scanning in
     /// reading order and stopping at the first word that reaches `end`. `None` without a
     /// full text annotation.

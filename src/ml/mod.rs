@@ -1,0 +1,50 @@
+//! Image pre- and post-processing of Robotoff's Triton models, bit for bit as the
+//! reference (the Open Food Facts SDK 3.4.5 with OpenCV 4.12, albumentations 2.0.8 and
+//! transformers' `CLIPImageProcessor`):
+//!
+//! * [`models`]: the object-detection model catalogue, tensor names and CLIP constants
+//!   (spec pipeline §7.2, §7.3, §7.4);
+//! * [`letterbox`]: the YOLO input — resize, pad with grey, scale to [0, 1], CHW
+//!   (spec pipeline §7.3);
+//! * [`yolo`]: `output0` decoding and OpenCV's non-maximum suppression (§7.3);
+//! * [`clip`]: logo crops and the CLIP input tensors (§6.3, §7.4);
+//! * [`draw`]: boxes drawn on the image for the prediction API.
+//!
+//! Pure: no I/O, no async, no database; depends only on `image` and std. Input from
+//! users and from the network (empty or extreme images, malformed model outputs) gives
+//! errors, never panics.
+
+pub mod clip;
+pub mod draw;
+pub mod letterbox;
+pub mod models;
+mod resize;
+pub mod yolo;
+
+pub use clip::{logo_crop_224, logo_crop_rect, ClipBatch, CropRect};
+pub use letterbox::{letterbox, LetterboxGeometry, Letterboxed};
+pub use models::ObjectDetectionModel;
+pub use yolo::{decode, DetectedObject, NmsBoxOrder, PostprocessOptions};
+
+/// Why an image or a model output could not be processed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MlError {
+    #[error("the image is empty ({width}×{height} pixels)")]
+    EmptyImage { width: u32, height: u32 },
+    #[error(
+        "the image ({width}×{height}) is too thin: its short side shrinks to 0 pixels at {size}"
+    )]
+    TooThin { width: u32, height: u32, size: u32 },
+    #[error("invalid model input size {0}")]
+    InvalidSize(u32),
+    #[error("unexpected model output: {0}")]
+    Output(String),
+    #[error("invalid non-maximum suppression parameters: {0}")]
+    Nms(String),
+    #[error("invalid bounding box: {0}")]
+    InvalidBox(String),
+    #[error("the bounding box {0:?} selects no pixel")]
+    EmptyCrop([f64; 4]),
+    #[error("CLIP takes 224×224 images, not {width}×{height}")]
+    ClipInputSize { width: u32, height: u32 },
+}
