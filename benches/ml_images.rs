@@ -49,7 +49,7 @@ fn photo(width: u32, height: u32, seed: u64) -> (RgbImage, Vec<[f64; 4]>) {
         *w = [
             rng.random_range(0.5..4.0),
             rng.random_range(0.5..4.0),
-            rng.random_range(0.0..6.28),
+            rng.random_range(0.0..std::f32::consts::TAU),
             rng.random_range(20.0..50.0),
         ];
     }
@@ -66,7 +66,10 @@ fn photo(width: u32, height: u32, seed: u64) -> (RgbImage, Vec<[f64; 4]>) {
         let mut out = [0u8; 3];
         for (c, o) in out.iter_mut().enumerate() {
             let w = waves[c];
-            let field = base[c] + w[3] * (u * w[0] * 6.28 + v * w[1] * 6.28 + w[2]).sin();
+            let field = base[c]
+                + w[3]
+                    * (u * w[0] * std::f32::consts::TAU + v * w[1] * std::f32::consts::TAU + w[2])
+                        .sin();
             let n: f32 = noise.random_range(-9.0..9.0);
             *o = (field + n).clamp(90.0, 250.0) as u8;
         }
@@ -81,7 +84,8 @@ fn photo(width: u32, height: u32, seed: u64) -> (RgbImage, Vec<[f64; 4]>) {
         let grey = rng.random_range(10..50u8);
         for y in y0..y0 + lh {
             for x in x0..x0 + lw {
-                let window = x > x0 + lw / 5 && x < x0 + lw / 3 && y > y0 + lh / 4 && y < y0 + lh / 2;
+                let window =
+                    x > x0 + lw / 5 && x < x0 + lw / 3 && y > y0 + lh / 4 && y < y0 + lh / 2;
                 let g = if window { 230 } else { grey };
                 img.put_pixel(x, y, Rgb([g, g, g.saturating_add(5)]));
             }
@@ -156,8 +160,11 @@ fn report(name: &str, v: &[f64]) -> f64 {
     mean
 }
 
+/// An encoded photo, its logos' relative boxes, its width and height.
+type Photo = (Vec<u8>, Vec<[f64; 4]>, u32, u32);
+
 /// Part 1: the client's CPU per image, stage by stage, on one thread.
-fn stages(photos: &[(Vec<u8>, Vec<[f64; 4]>, u32, u32)]) -> anyhow::Result<()> {
+fn stages(photos: &[Photo]) -> anyhow::Result<()> {
     let mut st = Stages::default();
     let detectors = [
         ObjectDetectionModel::UniversalLogoDetector,
@@ -189,7 +196,12 @@ fn stages(photos: &[(Vec<u8>, Vec<[f64; 4]>, u32, u32)]) -> anyhow::Result<()> {
         for (k, m) in detectors.iter().enumerate() {
             let output = yolo_output(*m, boxes, (i * 3 + k) as u64);
             let t = Instant::now();
-            let objects = decode(&output, m.labels(), &geometry, &PostprocessOptions::new(0.1))?;
+            let objects = decode(
+                &output,
+                m.labels(),
+                &geometry,
+                &PostprocessOptions::new(0.1),
+            )?;
             total += t.elapsed();
             assert!(!objects.is_empty());
         }
@@ -226,18 +238,18 @@ fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit(')').next().unwrap_or("");
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
     (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Part 2: images through the service's model steps.
-async fn pipeline(
-    db: &str,
-    triton: &str,
-    photos: &[(Vec<u8>, Vec<[f64; 4]>, u32, u32)],
-    n: usize,
-) -> anyhow::Result<()> {
+async fn pipeline(db: &str, triton: &str, photos: &[Photo], n: usize) -> anyhow::Result<()> {
     let po = ProductOpenerStandIn::start().await;
     let mut o = Overrides::default();
     o.set("database.url", db.to_string());
@@ -346,7 +358,10 @@ async fn pipeline(
         cpu * 1000.0 / n as f64
     );
     if let Some(addr) = app.addr {
-        let text = reqwest::get(format!("http://{addr}/metrics")).await?.text().await?;
+        let text = reqwest::get(format!("http://{addr}/metrics"))
+            .await?
+            .text()
+            .await?;
         println!("  stage time per image (from /metrics):");
         for stage in [
             "fetch",
@@ -376,11 +391,10 @@ fn metric(text: &str, name: &str, stage: &str) -> f64 {
 
 async fn wait_idle(pool: &sqlx::PgPool) -> anyhow::Result<()> {
     loop {
-        let busy: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM job WHERE state IN ('queued', 'running')",
-        )
-        .fetch_one(pool)
-        .await?;
+        let busy: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM job WHERE state IN ('queued', 'running')")
+                .fetch_one(pool)
+                .await?;
         if busy == 0 {
             return Ok(());
         }
@@ -393,7 +407,7 @@ async fn main() -> anyhow::Result<()> {
     let count = env_usize("ROBOTOFF_BENCH_IMAGES", 24);
     let sizes = [(1200u32, 1600u32), (2448, 3264), (3024, 4032)];
     let t = Instant::now();
-    let photos: Vec<(Vec<u8>, Vec<[f64; 4]>, u32, u32)> = (0..count)
+    let photos: Vec<Photo> = (0..count)
         .map(|i| {
             let (w, h) = sizes[i % sizes.len()];
             let (img, boxes) = photo(w, h, i as u64);

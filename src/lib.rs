@@ -1,6 +1,6 @@
 //! Robotoff: predictions, insights and questions from Open Food Facts product photos.
 //!
-//! Imports point one way, from the top layer down (checked by `tests/layering.rs`):
+//! Imports point one way, from the top layer down (checked by `tests/layering/`):
 //!
 //! | layer | modules |
 //! |---|---|
@@ -10,7 +10,7 @@
 //! | actors | `actors` (messages, state, `handle`; [`actors::shards`] routes to shards) |
 //! | domain services | `pipeline` (what each job does), `annotation`, `product_store` |
 //! | domain | `insights`, `events`, `maintenance` |
-//! | pure logic and adapters | `ocr`, `questions`, `imaging`, `infra` (PostgreSQL, Redis, Product Opener, metrics) |
+//! | pure logic and adapters | `ocr`, `questions`, `imaging`, `ml` (model pre- and post-processing), `infra` (PostgreSQL, Redis, Product Opener, Triton, metrics) |
 //! | vocabulary | `taxonomy`, `jobs`, `config` |
 //! | types | `types`, `shard` |
 //! | text | `text`, `i18n` |

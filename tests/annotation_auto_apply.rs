@@ -167,13 +167,18 @@ async fn scheduler_runs_the_task() {
     .await
     .expect("scheduler answers");
     assert!(started);
+    // The annotation commits first, then its edit goes to Product Opener: wait for both.
     let pool = env.pool.clone();
+    let po = &env.po;
     common::wait_until(
         Duration::from_secs(20),
         "the due insight to be applied",
         || {
             let pool = pool.clone();
-            async move { (row(&pool, due).await.annotation == Some(1)).then_some(()) }
+            async move {
+                (row(&pool, due).await.annotation == Some(1) && !po.writes().is_empty())
+                    .then_some(())
+            }
         },
     )
     .await;

@@ -41,11 +41,16 @@ async fn each_model_runs_once_per_image() {
     let img = picture(
         w,
         h,
-        &[Rect::new(100, 100, 200, 80), Rect::new(500, 300, 100, 100).grey(30)],
+        &[
+            Rect::new(100, 100, 200, 80),
+            Rect::new(500, 300, 100, 100).grey(30),
+        ],
     );
     scene.product(barcode, &[("1", png(&img), w, h), ("2", png(&img), w, h)]);
     for id in ["1", "2"] {
-        scene.import(barcode, id, &[LOGOS, TABLES, FINGERPRINT]).await;
+        scene
+            .import(barcode, id, &[LOGOS, TABLES, FINGERPRINT])
+            .await;
     }
     scene.settle(Duration::from_secs(60)).await;
     let rows = |sql: &'static str| {
@@ -60,7 +65,9 @@ async fn each_model_runs_once_per_image() {
     assert_eq!(before, (4, 4, 4));
     // Again, twice, through both paths.
     for id in ["1", "2"] {
-        scene.import(barcode, id, &[LOGOS, TABLES, FINGERPRINT]).await;
+        scene
+            .import(barcode, id, &[LOGOS, TABLES, FINGERPRINT])
+            .await;
         scene.run_steps(barcode, id, &[LOGOS, TABLES]).await;
     }
     scene.settle(Duration::from_secs(60)).await;
@@ -107,17 +114,23 @@ async fn triton_killed_mid_run_then_restarted_loses_nothing() {
     }
     for barcode in &products {
         for i in 1..=10 {
-            scene.import(barcode, &i.to_string(), &[LOGOS, TABLES]).await;
+            scene
+                .import(barcode, &i.to_string(), &[LOGOS, TABLES])
+                .await;
         }
     }
     let pool = scene.pool.clone();
-    wait_until(Duration::from_secs(120), "a quarter of the images done", || {
-        let pool = pool.clone();
-        async move {
-            (count(&pool, "SELECT count(*) FROM embedding.logo_embedding").await >= 50)
-                .then_some(())
-        }
-    })
+    wait_until(
+        Duration::from_secs(120),
+        "a quarter of the images done",
+        || {
+            let pool = pool.clone();
+            async move {
+                (count(&pool, "SELECT count(*) FROM embedding.logo_embedding").await >= 50)
+                    .then_some(())
+            }
+        },
+    )
     .await;
     triton.kill();
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -152,7 +165,10 @@ async fn triton_killed_mid_run_then_restarted_loses_nothing() {
         .await,
         0
     );
-    assert_eq!(count(&scene.pool, "SELECT count(*) FROM logo_annotation").await, 200);
+    assert_eq!(
+        count(&scene.pool, "SELECT count(*) FROM logo_annotation").await,
+        200
+    );
     assert_eq!(
         count(&scene.pool, "SELECT count(*) FROM embedding.logo_embedding").await,
         200
@@ -195,7 +211,12 @@ async fn a_stuck_triton_does_not_hold_up_the_shards() {
     wait_until(Duration::from_secs(20), "the model lane to be full", || {
         let pool = pool.clone();
         async move {
-            (count(&pool, "SELECT count(*) FROM job WHERE kind = 'run_image_models' AND state = 'running'").await == 2)
+            (count(
+                &pool,
+                "SELECT count(*) FROM job WHERE kind = 'run_image_models' AND state = 'running'",
+            )
+            .await
+                == 2)
                 .then_some(())
         }
     })
@@ -204,17 +225,21 @@ async fn a_stuck_triton_does_not_hold_up_the_shards() {
         .for_product(barcode, ServerType::Off)
         .payload(json!({}));
     let id = scene.enqueue(&probe).await;
-    wait_until(Duration::from_secs(10), "the probe job of the same product", || {
-        let pool = pool.clone();
-        async move {
-            let state: String = sqlx::query_scalar("SELECT state FROM job WHERE id = $1")
-                .bind(id)
-                .fetch_one(&pool)
-                .await
-                .ok()?;
-            (state == "done").then_some(())
-        }
-    })
+    wait_until(
+        Duration::from_secs(10),
+        "the probe job of the same product",
+        || {
+            let pool = pool.clone();
+            async move {
+                let state: String = sqlx::query_scalar("SELECT state FROM job WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&pool)
+                    .await
+                    .ok()?;
+                (state == "done").then_some(())
+            }
+        },
+    )
     .await;
     // The model steps were still waiting on Triton.
     assert_eq!(
@@ -228,7 +253,10 @@ async fn a_stuck_triton_does_not_hold_up_the_shards() {
     triton.resume();
     scene.settle(Duration::from_secs(60)).await;
     assert_eq!(scene.dead_jobs().await, vec![]);
-    assert_eq!(count(&scene.pool, "SELECT count(*) FROM image_prediction").await, 6);
+    assert_eq!(
+        count(&scene.pool, "SELECT count(*) FROM image_prediction").await,
+        6
+    );
 }
 
 /// Architecture invariant 4: a flood of low-priority jobs does not hold up the model
@@ -268,5 +296,8 @@ async fn low_jobs_do_not_starve_the_model_lane() {
     )
     .await;
     assert!(low_left > 100, "only {low_left} low jobs were left");
-    assert_eq!(count(&scene.pool, "SELECT count(*) FROM image_prediction").await, 1);
+    assert_eq!(
+        count(&scene.pool, "SELECT count(*) FROM image_prediction").await,
+        1
+    );
 }

@@ -29,7 +29,12 @@ async fn boxes_come_back_where_the_rectangles_are() {
     let scene = Scene::start(&triton_uri(), |_| {}).await;
     // (id, width, height, rectangles)
     let cases: Vec<(&str, u32, u32, Vec<Rect>)> = vec![
-        ("1", 640, 480, vec![Rect::new(100, 50, 120, 60), Rect::new(400, 300, 37, 91)]),
+        (
+            "1",
+            640,
+            480,
+            vec![Rect::new(100, 50, 120, 60), Rect::new(400, 300, 37, 91)],
+        ),
         ("2", 1280, 960, vec![Rect::new(200, 100, 240, 120)]),
         ("3", 480, 1000, vec![Rect::new(30, 700, 200, 150)]),
         ("4", 3000, 200, vec![Rect::new(1200, 40, 600, 120)]),
@@ -80,7 +85,11 @@ async fn nutriscore_rules() {
     // letterboxed pixels scores 0.4.
     let cases: Vec<(&str, Vec<Rect>, Option<&str>)> = vec![
         ("1", vec![], None),
-        ("2", vec![Rect::new(300, 300, 60, 30).grey(20)], Some("en:nutriscore-grade-b")),
+        (
+            "2",
+            vec![Rect::new(300, 300, 60, 30).grey(20)],
+            Some("en:nutriscore-grade-b"),
+        ),
         (
             "3",
             vec![
@@ -121,13 +130,7 @@ async fn nutriscore_rules() {
                 assert_eq!(predictions.len(), 1, "image {id}");
                 assert_eq!(predictions[0].0, *tag);
                 assert!((predictions[0].1 - 0.9).abs() < 1e-6);
-                assert_box_near(
-                    bbox(&predictions[0].2),
-                    rects[0].relative(w, h),
-                    w,
-                    h,
-                    1.0,
-                );
+                assert_box_near(bbox(&predictions[0].2), rects[0].relative(w, h), w, h, 1.0);
             }
             None => assert!(predictions.is_empty(), "image {id}: {predictions:?}"),
         }
@@ -231,12 +234,18 @@ async fn logos_get_their_text_and_one_embedding_each() {
     // Again: nothing new.
     scene.run_steps(BARCODE, "1", &[LOGOS]).await;
     scene.settle(Duration::from_secs(30)).await;
-    assert_eq!(count(&scene.pool, "SELECT count(*) FROM logo_annotation").await, 2);
+    assert_eq!(
+        count(&scene.pool, "SELECT count(*) FROM logo_annotation").await,
+        2
+    );
     assert_eq!(
         count(&scene.pool, "SELECT count(*) FROM embedding.logo_embedding").await,
         2
     );
-    assert_eq!(count(&scene.pool, "SELECT count(*) FROM image_prediction").await, 1);
+    assert_eq!(
+        count(&scene.pool, "SELECT count(*) FROM image_prediction").await,
+        1
+    );
 }
 
 /// Different logos embed differently (the test CLIP model is a function of the pixels).
@@ -331,7 +340,8 @@ async fn bad_images_fail_clearly_and_write_nothing() {
     let sixteen = {
         let img = image::DynamicImage::ImageRgb8(good.clone()).into_rgb16();
         let mut out = std::io::Cursor::new(Vec::new());
-        img.write_to(&mut out, image::ImageFormat::Png).expect("16-bit PNG");
+        img.write_to(&mut out, image::ImageFormat::Png)
+            .expect("16-bit PNG");
         out.into_inner()
     };
     let webp = {
@@ -364,18 +374,34 @@ async fn bad_images_fail_clearly_and_write_nothing() {
     assert_eq!(dead.len(), 4, "{dead:?}");
     for (kind, error) in &dead {
         assert_eq!(kind, "run_image_models");
-        assert!(error.contains("/1.jpg") || error.contains("/2.jpg") || error.contains("/3.jpg") || error.contains("/4.jpg"), "{error}");
+        assert!(
+            error.contains("/1.jpg")
+                || error.contains("/2.jpg")
+                || error.contains("/3.jpg")
+                || error.contains("/4.jpg"),
+            "{error}"
+        );
     }
-    assert!(dead.iter().any(|(_, e)| e.contains("20000×20000")), "{dead:?}");
-    assert!(dead.iter().any(|(_, e)| e.contains("not an image")), "{dead:?}");
+    assert!(
+        dead.iter().any(|(_, e)| e.contains("20000×20000")),
+        "{dead:?}"
+    );
+    assert!(
+        dead.iter().any(|(_, e)| e.contains("not an image")),
+        "{dead:?}"
+    );
     for id in ["1", "2", "3", "4"] {
-        assert!(scene.objects(&source(id), "universal_logo_detector").await.is_empty());
-    }
-    let unhashed: Vec<String> =
-        sqlx::query_scalar("SELECT image_id FROM image WHERE fingerprint IS NULL ORDER BY image_id")
-            .fetch_all(&scene.pool)
+        assert!(scene
+            .objects(&source(id), "universal_logo_detector")
             .await
-            .expect("images");
+            .is_empty());
+    }
+    let unhashed: Vec<String> = sqlx::query_scalar(
+        "SELECT image_id FROM image WHERE fingerprint IS NULL ORDER BY image_id",
+    )
+    .fetch_all(&scene.pool)
+    .await
+    .expect("images");
     assert_eq!(unhashed, vec!["1", "2", "3", "4"]);
     assert_eq!(count(&scene.pool, "SELECT count(*) FROM logo_annotation WHERE source_image LIKE '%/1.jpg' OR source_image LIKE '%/2.jpg' OR source_image LIKE '%/3.jpg' OR source_image LIKE '%/4.jpg'").await, 0);
     for id in ["5", "6", "7"] {
@@ -393,7 +419,11 @@ fn huge_png_header(width: u32, height: u32) -> Vec<u8> {
     ihdr.extend_from_slice(&height.to_be_bytes());
     ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
     chunk(&mut out, b"IHDR", &ihdr);
-    chunk(&mut out, b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+    chunk(
+        &mut out,
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    );
     chunk(&mut out, b"IEND", &[]);
     out
 }
@@ -470,18 +500,30 @@ async fn from_the_events_to_predictions_logos_embeddings_and_insights() {
     common::wait_until(Duration::from_secs(60), "the upload's model steps", || {
         let pool = pool.clone();
         async move {
-            (count(&pool, "SELECT count(*) FROM image WHERE fingerprint IS NOT NULL").await == 1
+            (count(
+                &pool,
+                "SELECT count(*) FROM image WHERE fingerprint IS NOT NULL",
+            )
+            .await
+                == 1
                 && count(&pool, "SELECT count(*) FROM image_prediction").await == 1)
                 .then_some(())
         }
     })
     .await;
     // No OCR yet: no logos.
-    assert_eq!(count(&scene.pool, "SELECT count(*) FROM logo_annotation").await, 0);
+    assert_eq!(
+        count(&scene.pool, "SELECT count(*) FROM logo_annotation").await,
+        0
+    );
     xadd(
         &redis,
         &ocr_ready,
-        &[("code", BARCODE), ("product_type", "food"), ("image_id", "1")],
+        &[
+            ("code", BARCODE),
+            ("product_type", "food"),
+            ("image_id", "1"),
+        ],
     )
     .await;
     common::wait_until(Duration::from_secs(90), "the OCR's model steps", || {
@@ -515,11 +557,22 @@ async fn from_the_events_to_predictions_logos_embeddings_and_insights() {
         .await
         .expect("logo");
     assert_eq!(text.as_deref(), Some("NUTRI-SCORE "));
-    // The OCR's own label prediction too.
+    // Spec pipeline §5.2: the model's label prediction replaces the label predictions of
+    // the same image made by another predictor version, here the OCR's `en:nutriscore`
+    // (which queued the detection).
     assert_eq!(
         count(
             &scene.pool,
             "SELECT count(*) FROM prediction WHERE type = 'label' AND value_tag = 'en:nutriscore'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &scene.pool,
+            "SELECT count(*) FROM prediction WHERE type = 'label' \
+             AND value_tag = 'en:nutriscore-grade-b' AND predictor = 'nutriscore'"
         )
         .await,
         1
@@ -534,7 +587,10 @@ async fn from_the_events_to_predictions_logos_embeddings_and_insights() {
         assert_eq!(r.status(), 200, "{path}");
         r.json::<Value>().await.expect("JSON")
     };
-    let listed = api(format!("/image_predictions?barcode={BARCODE}&with_logo=true")).await;
+    let listed = api(format!(
+        "/image_predictions?barcode={BARCODE}&with_logo=true"
+    ))
+    .await;
     assert_eq!(listed["count"], 3);
     let logo_row = listed["image_predictions"]
         .as_array()
@@ -543,7 +599,10 @@ async fn from_the_events_to_predictions_logos_embeddings_and_insights() {
         .find(|p| p["model_name"] == "universal_logo_detector")
         .cloned()
         .expect("logo detection");
-    assert_eq!(logo_row["model_version"], "yolo-universal-logo-detector-1.0");
+    assert_eq!(
+        logo_row["model_version"],
+        "yolo-universal-logo-detector-1.0"
+    );
     assert_eq!(logo_row["type"], "object_detection");
     assert_eq!(logo_row["image"]["source_image"], source("1"));
     assert_eq!(
@@ -584,11 +643,17 @@ async fn images_predict_answers_like_robotoff() {
     };
     let url = |u: &str| u.replace(':', "%3A").replace('/', "%2F");
 
-    let r = get(format!("image_url={}&models=nutriscore,universal_logo_detector", url(&image_url))).await;
+    let r = get(format!(
+        "image_url={}&models=nutriscore,universal_logo_detector",
+        url(&image_url)
+    ))
+    .await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.expect("JSON");
     // Default threshold 0.5: the small Nutri-Score (0.4) is left out.
-    let ns = body["predictions"]["nutriscore"].as_array().expect("nutriscore");
+    let ns = body["predictions"]["nutriscore"]
+        .as_array()
+        .expect("nutriscore");
     assert_eq!(ns.len(), 1);
     assert_eq!(ns[0]["label"], "nutriscore-b");
     assert_box_near(bbox(&ns[0]), a.relative(w, h), w, h, 1.0);
@@ -598,9 +663,16 @@ async fn images_predict_answers_like_robotoff() {
             .map(Vec::len),
         Some(2)
     );
-    let r = get(format!("image_url={}&models=nutriscore&threshold=0.3", url(&image_url))).await;
+    let r = get(format!(
+        "image_url={}&models=nutriscore&threshold=0.3",
+        url(&image_url)
+    ))
+    .await;
     let body: Value = r.json().await.expect("JSON");
-    assert_eq!(body["predictions"]["nutriscore"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        body["predictions"]["nutriscore"].as_array().map(Vec::len),
+        Some(2)
+    );
 
     let r = get(format!(
         "image_url={}&models=universal_logo_detector&output_image=1",
@@ -609,7 +681,9 @@ async fn images_predict_answers_like_robotoff() {
     .await;
     assert_eq!(r.status(), 200);
     assert_eq!(
-        r.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        r.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
         Some("image/jpeg")
     );
     let jpeg = r.bytes().await.expect("body");
@@ -618,21 +692,42 @@ async fn images_predict_answers_like_robotoff() {
 
     // Errors: a 400 with a JSON body, and nothing stored.
     for (query, code) in [
-        (format!("image_url={}&models=nope", url(&image_url)), "invalid_model"),
         (
-            format!("image_url={}&models=nutriscore,nutrition_table&output_image=1", url(&image_url)),
+            format!("image_url={}&models=nope", url(&image_url)),
+            "invalid_model",
+        ),
+        (
+            format!(
+                "image_url={}&models=nutriscore,nutrition_table&output_image=1",
+                url(&image_url)
+            ),
             "invalid_request",
         ),
-        ("image_url=https%3A%2F%2Fexample.com%2F1.jpg&models=nutriscore".to_string(), "host_not_allowed"),
-        (format!("image_url={}&models=nutriscore&threshold=2", url(&image_url)), "invalid_parameter"),
-        (format!("image_url={}", url(&image_url)), "missing_parameter"),
+        (
+            "image_url=https%3A%2F%2Fexample.com%2F1.jpg&models=nutriscore".to_string(),
+            "host_not_allowed",
+        ),
+        (
+            format!(
+                "image_url={}&models=nutriscore&threshold=2",
+                url(&image_url)
+            ),
+            "invalid_parameter",
+        ),
+        (
+            format!("image_url={}", url(&image_url)),
+            "missing_parameter",
+        ),
     ] {
         let r = get(query.clone()).await;
         assert_eq!(r.status(), 400, "{query}");
         let body: Value = r.json().await.expect("JSON error");
         assert_eq!(body["error"], code, "{query}: {body}");
     }
-    assert_eq!(count(&scene.pool, "SELECT count(*) FROM image_prediction").await, 0);
+    assert_eq!(
+        count(&scene.pool, "SELECT count(*) FROM image_prediction").await,
+        0
+    );
 }
 
 /// Triton away: `/images/predict` answers 503 with Retry-After, and health says
@@ -670,17 +765,26 @@ async fn triton_away_is_a_503_and_a_degraded_health() {
     assert!(r.headers().get("retry-after").is_some());
     let body: Value = r.json().await.expect("JSON");
     assert_eq!(body["error"], "model_unavailable");
-    let health = common::wait_until(Duration::from_secs(20), "a degraded health", || async move {
-        let r = reqwest::get(format!("http://{addr}/api/v1/health")).await.ok()?;
-        let status = r.status();
-        let body: Value = r.json().await.ok()?;
-        (status == 200 && body["status"] == "degraded").then_some(body)
-    })
+    let health = common::wait_until(
+        Duration::from_secs(20),
+        "a degraded health",
+        || async move {
+            let r = reqwest::get(format!("http://{addr}/api/v1/health"))
+                .await
+                .ok()?;
+            let status = r.status();
+            let body: Value = r.json().await.ok()?;
+            (status == 200 && body["status"] == "degraded").then_some(body)
+        },
+    )
     .await;
     let triton = health["results"]
         .as_array()
         .and_then(|r| r.iter().find(|c| c["checker"] == "triton").cloned())
         .expect("a triton check");
     assert_eq!(triton["passed"], false);
-    assert!(triton["output"].to_string().contains("nutriscore"), "{triton}");
+    assert!(
+        triton["output"].to_string().contains("nutriscore"),
+        "{triton}"
+    );
 }

@@ -50,5 +50,8 @@ fn a_box_with_no_whole_word_has_no_text() {
     let doc = document("9421023629015_5.json");
     assert_eq!(doc.text_in_area([0.0, 0.0, 1.0, 1.0]), None);
     assert_eq!(doc.text_in_area([10.0, 10.0, 5.0, 5.0]), None);
-    assert_eq!(OcrDocument::default().text_in_area([0.0, 0.0, 1e9, 1e9]), None);
+    assert_eq!(
+        OcrDocument::default().text_in_area([0.0, 0.0, 1e9, 1e9]),
+        None
+    );
 }

@@ -262,10 +262,12 @@ async fn claim_takes_high_before_low_leaves_ml_to_the_model_lane_and_only_due_jo
     assert_eq!(ids, vec![high, low]);
     assert!(claimed.iter().all(|j| j.attempts == 1 && j.shard == shard));
     // The model lane claims `ml` jobs on its own budget, from the shards it is given.
-    assert!(jobs::claim_model_steps(&pool, &[shard + 1], 10, "test-node")
-        .await
-        .expect("claim")
-        .is_empty());
+    assert!(
+        jobs::claim_model_steps(&pool, &[shard + 1], 10, "test-node")
+            .await
+            .expect("claim")
+            .is_empty()
+    );
     let lane = jobs::claim_model_steps(&pool, &[shard], 10, "test-node")
         .await
         .expect("claim");

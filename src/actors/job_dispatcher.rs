@@ -214,7 +214,10 @@ impl Actor for JobDispatcher {
                 let node = state.services.node_id.clone();
                 match jobs::release_model_steps(&state.services.pool, &node).await {
                     Ok(n) if n > 0 => {
-                        tracing::info!(jobs = n, "model steps of a restarted model lane queued again")
+                        tracing::info!(
+                            jobs = n,
+                            "model steps of a restarted model lane queued again"
+                        )
                     }
                     Ok(_) => {}
                     Err(e) => {

@@ -103,7 +103,11 @@ async fn run_step(services: &Services, job: ClaimedJob) -> JobRun {
     let ctx = services.job_context();
     let clock = Instant::now();
     let limit = Duration::from_secs(services.settings.workers.job_timeout_secs);
-    let span = tracing::info_span!("model_step", id = job.id, barcode = job.barcode.as_deref().unwrap_or(""));
+    let span = tracing::info_span!(
+        "model_step",
+        id = job.id,
+        barcode = job.barcode.as_deref().unwrap_or("")
+    );
     let computed = tracing::Instrument::instrument(
         tokio::time::timeout(limit, pipeline::model_step::compute(&ctx, &job)),
         span,

@@ -49,9 +49,8 @@ impl Actor for TritonPool {
             TritonMsg::Check => {
                 let resources = state.services.resources.clone();
                 let models = state.models.clone();
-                let every = Duration::from_secs(
-                    state.services.settings.triton.health_interval_secs.max(1),
-                );
+                let every =
+                    Duration::from_secs(state.services.settings.triton.health_interval_secs.max(1));
                 // Checked off the mailbox: a slow Triton must not block status queries.
                 tokio::spawn(async move {
                     let health = triton::check(&resources.models.triton, &models).await;

@@ -315,6 +315,9 @@ pub struct MlSettings {
     /// Python SDK (relative `[y_min, x_min, y_max, x_max]` rows read as `x, y, w, h`),
     /// to reproduce detections stored by those versions.
     pub nms_box_order: NmsBoxOrderSetting,
+    /// Which pads undo the letterbox: `exact` (the real ones) or `robotoff` (the
+    /// SDK's, one letterboxed pixel off on some sizes).
+    pub box_geometry: BoxGeometrySetting,
     /// While Triton is unavailable a model step waits this long, in seconds, doubling
     /// at each try up to `workers.retry_max_secs`, without using up its attempts.
     pub unavailable_retry_secs: u64,
@@ -325,6 +328,13 @@ pub struct MlSettings {
 pub enum NmsBoxOrderSetting {
     Robotoff,
     Legacy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BoxGeometrySetting {
+    Exact,
+    Robotoff,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -168,7 +168,9 @@ const HEAVY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A turn among the `http.heavy_requests` heavy requests running at once; a 503 with
 /// `Retry-After` when none comes in time.
-pub(super) async fn heavy_turn(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+pub(super) async fn heavy_turn(
+    state: &AppState,
+) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
     match tokio::time::timeout(HEAVY_WAIT, state.heavy.clone().acquire_owned()).await {
         Ok(Ok(permit)) => Ok(permit),
         _ => {

@@ -169,10 +169,7 @@ async fn health(state: AppState) -> Response {
 
 /// The last readiness check of the Triton models, when this node runs them.
 fn triton_result(state: &AppState) -> Option<CheckResult> {
-    if !state
-        .settings
-        .has_role(crate::config::Role::Workers)
-    {
+    if !state.settings.has_role(crate::config::Role::Workers) {
         return None;
     }
     let health = state

@@ -41,9 +41,7 @@ fn float_in(
 ) -> Result<f32, ApiError> {
     match req.params.float(name)? {
         None => Ok(default),
-        Some(v) if v.is_finite() && (f64::from(low)..=f64::from(high)).contains(&v) => {
-            Ok(v as f32)
-        }
+        Some(v) if v.is_finite() && (f64::from(low)..=f64::from(high)).contains(&v) => Ok(v as f32),
         Some(_) => Err(invalid(
             name,
             &format!("The value must be a number between {low} and {high}."),
@@ -90,6 +88,7 @@ pub async fn images_predict(state: AppState, req: ApiRequest) -> Result<Response
     let _turn = heavy_turn(&state).await?;
     let runtime = &state.services.resources.models;
     options.box_order = runtime.nms_order;
+    options.geometry = runtime.box_geometry;
     let fetched = state.image_hosts.get(&image_url).await.map_err(|e| {
         tracing::info!(error = %e, "image download failed");
         let t = format!("Could not fetch image: {image_url}");
@@ -169,7 +168,12 @@ pub fn routes() -> Vec<Route> {
                     "nutriscore, nutrition_table, universal_logo_detector, price_tag_detection",
                 ),
                 P("threshold", "number", false, "minimum score (default 0.5)"),
-                P("nms_threshold", "number", false, "NMS IoU threshold (default 0.7)"),
+                P(
+                    "nms_threshold",
+                    "number",
+                    false,
+                    "NMS IoU threshold (default 0.7)",
+                ),
                 P("nms_eta", "number", false, "NMS eta (default 1.0)"),
                 P("nms", "boolean", false, "run NMS (default true)"),
                 P(

@@ -32,7 +32,13 @@ impl FetchError {
 
     /// Whether the host answered that there is no such file (404 or 410).
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Self::Status { status: 404 | 410, .. })
+        matches!(
+            self,
+            Self::Status {
+                status: 404 | 410,
+                ..
+            }
+        )
     }
 }
 

@@ -89,7 +89,13 @@ pub fn http_request(route: &str, method: &str, status: u16, elapsed: Duration) {
 
 /// One Triton call of `model` ended (`outcome`: ok, unavailable, refused,
 /// breaker_open, protocol_error; `code`: the gRPC code), with its batch size.
-pub fn triton_call(model: &str, outcome: &'static str, code: &'static str, elapsed: Duration, batch: i64) {
+pub fn triton_call(
+    model: &str,
+    outcome: &'static str,
+    code: &'static str,
+    elapsed: Duration,
+    batch: i64,
+) {
     counter!(TRITON_CALLS, "model" => model.to_string(), "outcome" => outcome, "code" => code)
         .increment(1);
     histogram!(TRITON_DURATION, "model" => model.to_string()).record(elapsed.as_secs_f64());

@@ -10,9 +10,9 @@
 //! `f32(f64(v) · (1/255))`, then `(x − mean) / std` in `f32` per channel. Both steps
 //! are reproduced bit for bit.
 
+use super::error::MlError;
 use super::models::{CLIP_IMAGE_SIZE, CLIP_INPUT_IDS, CLIP_MEAN, CLIP_STD};
 use super::resize::{resize_image, RgbView};
-use super::MlError;
 use image::RgbImage;
 
 /// A crop rectangle in pixels: columns `left..right`, rows `top..bottom`.

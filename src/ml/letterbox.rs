@@ -14,13 +14,26 @@
 //! Undoing the letterbox, the SDK recomputes the new sides with `int()` (truncation)
 //! instead of `round()`, so its pads can be one pixel larger than the real ones (a
 //! 37 × 53 image is resized to 447 × 640 and padded by 96 columns on the left, but
-//! boxes are shifted back by 97). [`LetterboxGeometry`] keeps both, and
-//! [`LetterboxGeometry::to_relative`] uses the SDK's.
+//! boxes are shifted back by 97). [`LetterboxGeometry`] keeps both:
+//! [`BoxGeometry::Robotoff`] maps boxes back with the SDK's pads and
+//! [`BoxGeometry::Exact`] with the real ones.
 
+use super::error::MlError;
 use super::models::LETTERBOX_FILL;
 use super::resize::{resize_rows, RgbView};
-use super::MlError;
 use image::RgbImage;
+
+/// Which pads undo the letterbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BoxGeometry {
+    /// The SDK's: pads recomputed from truncated sides, up to one letterboxed pixel
+    /// larger than the real ones (boxes then sit up to one letterboxed pixel too far
+    /// up or left on images whose scaled short side is not a whole number).
+    #[default]
+    Robotoff,
+    /// The pads really added around the resized image.
+    Exact,
+}
 
 /// Largest square side accepted (the models use 640 and 960).
 pub const MAX_LETTERBOX_SIZE: u32 = 4096;
@@ -89,8 +102,16 @@ impl LetterboxGeometry {
     /// and its pads: `((coord − reverse_pad) / f32(scale)) / f32(side)` (spec pipeline
     /// §7.3).
     pub fn to_relative(&self, bbox: [f32; 4]) -> [f32; 4] {
+        self.to_relative_with(bbox, BoxGeometry::Robotoff)
+    }
+
+    /// [`Self::to_relative`] with the pads `mode` says.
+    pub fn to_relative_with(&self, bbox: [f32; 4], mode: BoxGeometry) -> [f32; 4] {
         let scale = self.scale as f32;
-        let (pad_top, pad_left) = (self.reverse_pad_top as f32, self.reverse_pad_left as f32);
+        let (pad_top, pad_left) = match mode {
+            BoxGeometry::Robotoff => (self.reverse_pad_top as f32, self.reverse_pad_left as f32),
+            BoxGeometry::Exact => (self.pad_top as f32, self.pad_left as f32),
+        };
         let (h, w) = (self.original_height as f32, self.original_width as f32);
         let [y_min, x_min, y_max, x_max] = bbox;
         [
@@ -312,6 +333,24 @@ mod tests {
         for (a, b) in rel.iter().zip(back) {
             assert!((*a as f32 - b).abs() < 1e-6, "{rel:?} -> {back:?}");
         }
+    }
+
+    #[test]
+    fn exact_geometry_uses_the_real_pads() {
+        let g = geometry(3000, 200, 640);
+        // Rows 298..341 hold the image: its top edge is relative 0 with the real pad,
+        // and one letterboxed row (1/42.67 of the height) above it with the SDK's.
+        let exact = g.to_relative_with([298.0, 0.0, 341.0, 640.0], BoxGeometry::Exact);
+        assert!(exact[0].abs() < 1e-6, "{exact:?}");
+        let sdk = g.to_relative([298.0, 0.0, 341.0, 640.0]);
+        assert!(
+            (sdk[0] + 1.0 / (200.0 * g.scale as f32)).abs() < 1e-4,
+            "{sdk:?}"
+        );
+        // Where both pads agree, so do both modes.
+        let g = geometry(1200, 1600, 640);
+        let b = [10.0, 90.0, 300.0, 500.0];
+        assert_eq!(g.to_relative(b), g.to_relative_with(b, BoxGeometry::Exact));
     }
 
     /// Prints how long `letterbox` takes on typical phone photos. Run with

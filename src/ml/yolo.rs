@@ -8,7 +8,7 @@
 //! * per column, the class is the first maximal score; columns scoring below the
 //!   threshold (compared in `f32`) are dropped;
 //! * `x_min = cx − 0.5·w`, `x_max = x_min + w` (same for y), then
-//!   [`LetterboxGeometry::to_relative`], then each coordinate clamped to [0, 1] with
+//!   [`LetterboxGeometry::to_relative_with`] (the SDK's pads, or the real ones), then each coordinate clamped to [0, 1] with
 //!   Python's `max(0.0, min(1.0, v))` (which sends NaN to 1.0);
 //! * NMS over all classes at once: scores strictly above the threshold, stable sort by
 //!   decreasing score (ties keep column order), a box is kept when its IoU with every
@@ -18,9 +18,9 @@
 //!   rectangle (`width ≤ 0` or `height ≤ 0`) has no intersection, and two boxes whose
 //!   areas sum to at most `f64::EPSILON` count as identical (IoU 1).
 
-use super::letterbox::LetterboxGeometry;
+use super::error::MlError;
+use super::letterbox::{BoxGeometry, LetterboxGeometry};
 use super::models::{DEFAULT_NMS_ETA, DEFAULT_NMS_THRESHOLD};
-use super::MlError;
 
 /// A detected object. `bounding_box` is `[y_min, x_min, y_max, x_max]` relative to the
 /// image (each in [0, 1]).
@@ -63,11 +63,13 @@ pub struct PostprocessOptions {
     pub nms_eta: f32,
     /// How boxes are handed to the suppression.
     pub box_order: NmsBoxOrder,
+    /// Which pads undo the letterbox.
+    pub geometry: BoxGeometry,
 }
 
 impl PostprocessOptions {
     /// `threshold` with the SDK's defaults: NMS on, IoU threshold 0.7, eta 1.0,
-    /// Robotoff's box order.
+    /// Robotoff's box order and pads.
     pub fn new(threshold: f32) -> Self {
         PostprocessOptions {
             threshold,
@@ -75,6 +77,7 @@ impl PostprocessOptions {
             nms_threshold: DEFAULT_NMS_THRESHOLD,
             nms_eta: DEFAULT_NMS_ETA,
             box_order: NmsBoxOrder::Robotoff,
+            geometry: BoxGeometry::Robotoff,
         }
     }
 }
@@ -159,7 +162,13 @@ pub fn nms_boxes(
             scores.len()
         )));
     }
-    if !(score_threshold >= 0.0) || !(nms_threshold >= 0.0) || !(eta > 0.0) {
+    if score_threshold.is_nan()
+        || score_threshold < 0.0
+        || nms_threshold.is_nan()
+        || nms_threshold < 0.0
+        || eta.is_nan()
+        || eta <= 0.0
+    {
         return Err(MlError::Nms(format!(
             "score threshold {score_threshold} and NMS threshold {nms_threshold} must be \
              at least 0 and eta {eta} above 0"
@@ -242,7 +251,7 @@ pub fn decode(
         return Err(MlError::Output("the model has no labels".into()));
     }
     let rows = 4 + labels.len();
-    if output.is_empty() || output.len() % rows != 0 {
+    if output.is_empty() || !output.len().is_multiple_of(rows) {
         return Err(MlError::Output(format!(
             "{} values cannot be reshaped to ({rows}, N)",
             output.len()
@@ -277,7 +286,7 @@ pub fn decode(
         let y_min = at(cy) - 0.5 * h;
         let x_max = x_min + w;
         let y_max = y_min + h;
-        let rel = geometry.to_relative([y_min, x_min, y_max, x_max]);
+        let rel = geometry.to_relative_with([y_min, x_min, y_max, x_max], options.geometry);
         boxes.push(rel.map(clamp_unit));
         scores.push(score);
         classes.push(class);
@@ -319,7 +328,7 @@ pub fn decode_bytes(
     geometry: &LetterboxGeometry,
     options: &PostprocessOptions,
 ) -> Result<Vec<DetectedObject>, MlError> {
-    if raw.len() % 4 != 0 {
+    if !raw.len().is_multiple_of(4) {
         return Err(MlError::Output(format!(
             "{} bytes is not a whole number of float32 values",
             raw.len()

@@ -190,7 +190,8 @@ pub async fn compute(ctx: &Context, job: &jobs::ClaimedJob) -> Result<StepResult
         LogoPlan::FromNewDetection
     };
     drop(conn);
-    let need_fingerprint = steps.contains(FLAG_ADD_IMAGE_FINGERPRINT) && image.fingerprint.is_none();
+    let need_fingerprint =
+        steps.contains(FLAG_ADD_IMAGE_FINGERPRINT) && image.fingerprint.is_none();
     let logo_work = match &logo_plan {
         LogoPlan::None => false,
         LogoPlan::FromNewDetection => true,
@@ -660,14 +661,8 @@ async fn import_nutriscore(
     p.server_type = t.server_type;
     p.source_image = Some(image.source_image.clone());
     let importing = Importing::from_settings(&ctx.settings).await?;
-    insight_import::import_product_predictions(
-        conn,
-        &importing,
-        t.barcode,
-        t.server_type,
-        vec![p],
-    )
-    .await?;
+    insight_import::import_product_predictions(conn, &importing, t.barcode, t.server_type, vec![p])
+        .await?;
     Ok(())
 }
 

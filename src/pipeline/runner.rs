@@ -157,9 +157,9 @@ pub async fn record_failure(ctx: &Context, job: &ClaimedJob, error: JobError) ->
         Ok(FailOutcome::Retried) => JobOutcome::Retried(text),
         Ok(FailOutcome::Dead) => JobOutcome::Dead(text),
         Ok(FailOutcome::LeaseLost) => JobOutcome::LeaseLost,
-        Err(db) => JobOutcome::Unrecorded(format!(
-            "{text}; then could not record the failure: {db}"
-        )),
+        Err(db) => {
+            JobOutcome::Unrecorded(format!("{text}; then could not record the failure: {db}"))
+        }
     }
 }
 

@@ -198,8 +198,11 @@ impl Scene {
         wait_until(limit, "every job to finish", || {
             let pool = pool.clone();
             async move {
-                (count(&pool, "SELECT count(*) FROM job WHERE state IN ('queued', 'running')")
-                    .await
+                (count(
+                    &pool,
+                    "SELECT count(*) FROM job WHERE state IN ('queued', 'running')",
+                )
+                .await
                     == 0)
                     .then_some(())
             }
@@ -280,7 +283,9 @@ fn free_port() -> u16 {
 fn triton_script(body: &str) -> std::process::Output {
     Command::new("bash")
         .arg("-c")
-        .arg(format!("set -euo pipefail; source scripts/triton.sh; {body}"))
+        .arg(format!(
+            "set -euo pipefail; source scripts/triton.sh; {body}"
+        ))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run bash")

@@ -307,7 +307,7 @@ pub async fn claim_model_steps(
     )
     .fetch_all(pool)
     .await?;
-    jobs.sort_by(|a, b| (a.run_after, a.id).cmp(&(b.run_after, b.id)));
+    jobs.sort_by_key(|j| (j.run_after, j.id));
     Ok(jobs)
 }
 

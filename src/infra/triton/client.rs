@@ -230,7 +230,11 @@ impl TritonClient {
                     endpoint.breaker.success();
                     let response = response.into_inner();
                     let result = collect_outputs(model, outputs, response);
-                    let outcome = if result.is_ok() { "ok" } else { "protocol_error" };
+                    let outcome = if result.is_ok() {
+                        "ok"
+                    } else {
+                        "protocol_error"
+                    };
                     metrics::triton_call(model, outcome, "ok", clock.elapsed(), batch);
                     return result;
                 }

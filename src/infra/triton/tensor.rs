@@ -171,7 +171,7 @@ impl Output {
 
     /// FP32 values; `None` when the tensor is not FP32 or its length is not whole.
     pub fn f32s(&self) -> Option<Vec<f32>> {
-        if self.datatype != "FP32" || self.raw.len() % 4 != 0 {
+        if self.datatype != "FP32" || !self.raw.len().is_multiple_of(4) {
             return None;
         }
         Some(
@@ -198,7 +198,10 @@ mod tests {
     #[test]
     fn raw_contents_are_little_endian_and_bytes_length_prefixed() {
         let t = Tensor::f32("x", &[1, 2], vec![1.0, -2.5]);
-        assert_eq!(t.raw(), [1.0f32.to_le_bytes(), (-2.5f32).to_le_bytes()].concat());
+        assert_eq!(
+            t.raw(),
+            [1.0f32.to_le_bytes(), (-2.5f32).to_le_bytes()].concat()
+        );
         assert_eq!(t.datatype(), "FP32");
         assert_eq!(t.expected_len(), 2);
         let ids = Tensor::i64("ids", &[1, 2], vec![49406, 49407]);

@@ -188,7 +188,9 @@ fn accept(request: Request, pending: &mut Vec<Unit>) {
 }
 
 fn lock(owner: &Arc<Mutex<Assembly>>) -> std::sync::MutexGuard<'_, Assembly> {
-    owner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    owner
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// One CLIP call for `units`; every owner gets its embeddings or the error.

@@ -7,9 +7,10 @@ mod clip_batch;
 
 pub use clip_batch::{ClipBatcher, EmbedError};
 
-use crate::config::{NmsBoxOrderSetting, Settings};
+use crate::config::{BoxGeometrySetting, NmsBoxOrderSetting, Settings};
 use crate::infra::metrics;
 use crate::infra::triton::{Tensor, TritonClient, TritonError};
+use crate::ml::letterbox::BoxGeometry;
 use crate::ml::letterbox::LetterboxGeometry;
 use crate::ml::models::{ObjectDetectionModel, CLIP_MODEL_NAME, YOLO_INPUT_NAME, YOLO_OUTPUT_NAME};
 use crate::ml::yolo::{self, DetectedObject, NmsBoxOrder, PostprocessOptions};
@@ -49,6 +50,8 @@ pub struct ModelRuntime {
     pub clip: ClipBatcher,
     /// How boxes are given to non-maximum suppression (`ml.nms_box_order`).
     pub nms_order: NmsBoxOrder,
+    /// `ml.box_geometry`.
+    pub box_geometry: BoxGeometry,
 }
 
 impl std::fmt::Debug for ModelRuntime {
@@ -86,6 +89,10 @@ impl ModelRuntime {
                 NmsBoxOrderSetting::Robotoff => NmsBoxOrder::Robotoff,
                 NmsBoxOrderSetting::Legacy => NmsBoxOrder::LegacyUnconverted,
             },
+            box_geometry: match settings.ml.box_geometry {
+                BoxGeometrySetting::Exact => BoxGeometry::Exact,
+                BoxGeometrySetting::Robotoff => BoxGeometry::Robotoff,
+            },
         })
     }
 
@@ -122,11 +129,12 @@ impl ModelRuntime {
             model: model.triton_name().to_string(),
             detail,
         };
-        let first = output
-            .first()
-            .ok_or_else(|| unusable("no output".into()))?;
+        let first = output.first().ok_or_else(|| unusable("no output".into()))?;
         if first.datatype != "FP32" {
-            return Err(unusable(format!("{} output, expected FP32", first.datatype)));
+            return Err(unusable(format!(
+                "{} output, expected FP32",
+                first.datatype
+            )));
         }
         let clock = Instant::now();
         let objects = yolo::decode_bytes(&first.raw, model.labels(), geometry, options)
@@ -136,10 +144,12 @@ impl ModelRuntime {
     }
 
     /// The post-processing options of the import pipeline: `ml.detection_threshold`,
-    /// NMS as Robotoff does it, boxes given to it as `ml.nms_box_order` says.
+    /// NMS as Robotoff does it, boxes given to it as `ml.nms_box_order` says and mapped
+    /// back as `ml.box_geometry` says.
     pub fn pipeline_options(&self, threshold: f32) -> PostprocessOptions {
         let mut o = PostprocessOptions::new(threshold);
         o.box_order = self.nms_order;
+        o.geometry = self.box_geometry;
         o
     }
 
