@@ -225,6 +225,11 @@ mod backend {
                     "Product Opener refused the edit; nothing was saved",
                 )
             }
+            // PostgreSQL out of reach, or no connection free in time: a 503 the client
+            // may retry (a retried annotation of a settled insight answers as such).
+            RouteError::Annotate(AnnotateError::Db { source, .. }) => {
+                crate::http::reply::db_error("annotating")(source)
+            }
             RouteError::Annotate(e) => ApiError::internal(e),
         }
     }
