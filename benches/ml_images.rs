@@ -362,7 +362,9 @@ async fn pipeline(db: &str, triton: &str, photos: &[Photo], n: usize) -> anyhow:
             .await?
             .text()
             .await?;
-        println!("  stage time per image (from /metrics):");
+        println!(
+            "  wall time per image in each stage (from /metrics; jobs overlap, so this exceeds CPU time):"
+        );
         for stage in [
             "fetch",
             "decode",
@@ -374,7 +376,10 @@ async fn pipeline(db: &str, triton: &str, photos: &[Photo], n: usize) -> anyhow:
             "clip_preprocess",
         ] {
             let sum = metric(&text, "robotoff_ml_stage_duration_seconds_sum", stage);
-            println!("    {stage:<16} {:8.2} ms", sum * 1000.0 / n as f64);
+            println!(
+                "    {stage:<16} {:8.2} ms",
+                (sum * 1000.0 / n as f64).max(0.0)
+            );
         }
     }
     app.shutdown().await;
