@@ -9,13 +9,14 @@
 //! | HTTP API | `http` |
 //! | actors | `actors` (messages, state, `handle`; [`actors::shards`] routes to shards) |
 //! | domain services | `pipeline` (what each job does), `annotation`, `product_store` |
-//! | domain | `insights`, `events`, `maintenance` |
+//! | domain | `insights`, `events`, `maintenance`, `ann` (the logo index and its sync) |
 //! | pure logic and adapters | `ocr`, `questions`, `imaging`, `ml` (model pre- and post-processing), `infra` (PostgreSQL, Redis, Product Opener, Triton, metrics) |
 //! | vocabulary | `taxonomy`, `jobs`, `config` |
 //! | types | `types`, `shard` |
 //! | text | `text`, `i18n` |
 
 pub mod actors;
+pub mod ann;
 pub mod annotation;
 pub mod app;
 pub mod cli;

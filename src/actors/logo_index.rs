@@ -1,67 +1,150 @@
-//! LogoIndex: the embedded nearest-neighbour index of logo embeddings (usearch HNSW,
-//! cosine, f32); adds, removes and searches never leave the process.
+//! LogoIndex: owns the embedded logo nearest-neighbour index (`ann`). At start it opens
+//! the saved index and catches it up with PostgreSQL, or rebuilds it; then it catches up
+//! every `index.sync_interval_ms` (and when asked, after a commit that changed logos),
+//! saves it when changed at most every `index.save_interval_secs` and when stopping, and
+//! answers searches. Every operation on the index runs here, one at a time.
 
 use super::Services;
+use crate::ann::{self, CatchUp, Neighbor, Opened, Synced};
+use crate::infra::db::logo_index as db;
 use crate::infra::metrics;
+use crate::types::ServerType;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use std::time::Instant;
-use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
+use std::time::{Duration, Instant};
 
-/// Dimension of the CLIP logo embeddings.
-pub const EMBEDDING_DIM: usize = 512;
+pub use crate::ann::EMBEDDING_DIM;
 
-/// One search result: a logo id and its cosine distance to the query.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Neighbor {
-    pub logo_id: i64,
-    pub distance: f32,
-}
+/// How often the drift between PostgreSQL and the index is measured.
+const DRIFT_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LogoIndexError {
-    #[error("embedding has {0} dimensions, expected {EMBEDDING_DIM}")]
-    Dimension(usize),
-    #[error("logo id {0} cannot be indexed (negative)")]
-    BadId(i64),
-    #[error("index error: {0}")]
+    #[error("the logo index is not ready yet")]
+    NotReady,
+    #[error("{0}")]
     Index(String),
 }
 
+/// What the index holds, for `robotoff ann stats` and the API.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct IndexStats {
+    pub ready: bool,
+    /// How the index was obtained at start: `loaded`, or `rebuilt: <why>`.
+    pub opened: String,
+    pub vectors: usize,
+    pub memory_bytes: usize,
+    pub horizon: i64,
+    pub quantization: String,
+    pub connectivity: usize,
+    pub expansion_search: usize,
+}
+
 pub enum LogoIndexMsg {
-    Add(
-        Vec<(i64, Vec<f32>)>,
-        RpcReplyPort<Result<usize, LogoIndexError>>,
-    ),
-    Remove(Vec<i64>, RpcReplyPort<Result<usize, LogoIndexError>>),
+    /// Catch up with PostgreSQL now; answers what was applied.
+    Sync(Option<RpcReplyPort<Result<CatchUp, LogoIndexError>>>),
+    /// The periodic catch-up, drift measure and save.
+    Tick,
+    /// Save now.
+    Save(RpcReplyPort<Result<(), LogoIndexError>>),
+    /// The `k` nearest logos of `query` (512 values), among `server_type`'s when given,
+    /// `exclude` left out; distances in Robotoff's scale.
     Search {
         query: Vec<f32>,
         k: usize,
+        server_type: Option<ServerType>,
+        exclude: Option<i64>,
         reply: RpcReplyPort<Result<Vec<Neighbor>, LogoIndexError>>,
     },
-    Len(RpcReplyPort<usize>),
+    /// The stored (normalised) vector of a logo.
+    Vector(i64, RpcReplyPort<Option<Vec<f32>>>),
+    Stats(RpcReplyPort<IndexStats>),
 }
 
 pub struct LogoIndex;
 
 pub struct LogoIndexState {
-    index: Index,
+    services: Services,
+    synced: Option<Synced>,
+    opened: String,
+    /// Changes applied since the last save.
+    dirty: bool,
+    last_save: Instant,
+    last_drift: Option<Instant>,
 }
 
-fn new_index() -> Result<Index, LogoIndexError> {
-    let options = IndexOptions {
-        dimensions: EMBEDDING_DIM,
-        metric: MetricKind::Cos,
-        quantization: ScalarKind::F32,
-        connectivity: 16,
-        expansion_add: 128,
-        expansion_search: 64,
-        multi: false,
-    };
-    let index = Index::new(&options).map_err(|e| LogoIndexError::Index(e.to_string()))?;
-    index
-        .reserve(1024)
-        .map_err(|e| LogoIndexError::Index(e.to_string()))?;
-    Ok(index)
+impl LogoIndexState {
+    fn stats(&self) -> IndexStats {
+        let p = ann::params(&self.services.settings.index);
+        match &self.synced {
+            Some(s) => IndexStats {
+                ready: true,
+                opened: self.opened.clone(),
+                vectors: s.vectors.len(),
+                memory_bytes: s.vectors.memory_usage(),
+                horizon: s.horizon,
+                quantization: self.services.settings.index.quantization.clone(),
+                connectivity: p.connectivity,
+                expansion_search: p.expansion_search,
+            },
+            None => IndexStats {
+                ready: false,
+                opened: String::new(),
+                vectors: 0,
+                memory_bytes: 0,
+                horizon: 0,
+                quantization: self.services.settings.index.quantization.clone(),
+                connectivity: p.connectivity,
+                expansion_search: p.expansion_search,
+            },
+        }
+    }
+
+    async fn catch_up(&mut self) -> Result<CatchUp, LogoIndexError> {
+        let Some(synced) = self.synced.as_mut() else {
+            return Err(LogoIndexError::NotReady);
+        };
+        let report = ann::sync::catch_up(&self.services.pool, synced)
+            .await
+            .map_err(|e| LogoIndexError::Index(e.to_string()))?;
+        if report != CatchUp::default() {
+            self.dirty = true;
+            metrics::ann_index_size(synced.vectors.len());
+        }
+        Ok(report)
+    }
+
+    async fn save(&mut self) -> Result<(), LogoIndexError> {
+        let Some(synced) = self.synced.as_ref() else {
+            return Ok(());
+        };
+        let dir = self.services.settings.index.dir.clone();
+        let vectors = synced.vectors.clone();
+        let horizon = synced.horizon;
+        let clock = Instant::now();
+        tokio::task::spawn_blocking(move || vectors.save(&dir, horizon))
+            .await
+            .map_err(|e| LogoIndexError::Index(e.to_string()))?
+            .map_err(|e| LogoIndexError::Index(e.to_string()))?;
+        self.dirty = false;
+        self.last_save = Instant::now();
+        tracing::info!(
+            elapsed_ms = clock.elapsed().as_millis() as u64,
+            horizon,
+            "logo index saved"
+        );
+        Ok(())
+    }
+
+    async fn measure_drift(&mut self) {
+        let Some(synced) = self.synced.as_ref() else {
+            return;
+        };
+        match db::embedded_count(&self.services.pool).await {
+            Ok(rows) => metrics::ann_index_drift(rows - synced.vectors.len() as i64),
+            Err(e) => tracing::warn!(error = %e, "counting logo embeddings"),
+        }
+        self.last_drift = Some(Instant::now());
+    }
 }
 
 #[ractor::async_trait]
@@ -72,12 +155,35 @@ impl Actor for LogoIndex {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<Self::Msg>,
-        _services: Services,
+        myself: ActorRef<Self::Msg>,
+        services: Services,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let index = new_index()?;
         metrics::ann_index_size(0);
-        Ok(LogoIndexState { index })
+        let interval = Duration::from_millis(services.settings.index.sync_interval_ms.max(50));
+        // The first tick opens or rebuilds the index, so the node starts without waiting.
+        myself.send_interval(interval, || LogoIndexMsg::Tick);
+        let _ = myself.cast(LogoIndexMsg::Tick);
+        Ok(LogoIndexState {
+            services,
+            synced: None,
+            opened: String::new(),
+            dirty: false,
+            last_save: Instant::now(),
+            last_drift: None,
+        })
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        if state.dirty {
+            if let Err(e) = state.save().await {
+                tracing::error!(error = %e, "saving the logo index at stop");
+            }
+        }
+        Ok(())
     }
 
     async fn handle(
@@ -87,87 +193,98 @@ impl Actor for LogoIndex {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            LogoIndexMsg::Add(items, reply) => {
-                let _ = reply.send(state.add(&items));
-                metrics::ann_index_size(state.index.size());
-            }
-            LogoIndexMsg::Remove(ids, reply) => {
-                let mut removed = 0;
-                let mut result = Ok(0);
-                for id in ids {
-                    match u64::try_from(id) {
-                        Ok(key) => match state.index.remove(key) {
-                            Ok(n) => removed += n,
-                            Err(e) => result = Err(LogoIndexError::Index(e.to_string())),
-                        },
-                        Err(_) => result = Err(LogoIndexError::BadId(id)),
+            LogoIndexMsg::Tick => {
+                if state.synced.is_none() {
+                    let s = &state.services.settings.index;
+                    let clock = Instant::now();
+                    match ann::sync::open_or_rebuild(
+                        &state.services.pool,
+                        &s.dir,
+                        ann::params(s),
+                        ann::build_threads(s),
+                    )
+                    .await
+                    {
+                        Ok((synced, opened, report)) => {
+                            let rebuilt = matches!(opened, Opened::Rebuilt(_));
+                            tracing::info!(
+                                vectors = synced.vectors.len(),
+                                elapsed_ms = clock.elapsed().as_millis() as u64,
+                                ?opened,
+                                ?report,
+                                "logo index ready"
+                            );
+                            metrics::ann_index_size(synced.vectors.len());
+                            state.opened = match &opened {
+                                Opened::Loaded => "loaded".to_string(),
+                                Opened::Rebuilt(why) => format!("rebuilt: {why}"),
+                            };
+                            state.synced = Some(synced);
+                            state.dirty = rebuilt || report != CatchUp::default();
+                            if rebuilt {
+                                if let Err(e) = state.save().await {
+                                    tracing::error!(error = %e, "saving the rebuilt logo index");
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "opening the logo index failed; trying again");
+                            return Ok(());
+                        }
                     }
                 }
-                let _ = reply.send(result.map(|_: usize| removed));
-                metrics::ann_index_size(state.index.size());
+                if let Err(e) = state.catch_up().await {
+                    tracing::warn!(error = %e, "logo index catch-up failed");
+                }
+                if state.last_drift.is_none_or(|t| t.elapsed() >= DRIFT_EVERY) {
+                    state.measure_drift().await;
+                }
+                let every = Duration::from_secs(state.services.settings.index.save_interval_secs);
+                if state.dirty && state.last_save.elapsed() >= every {
+                    if let Err(e) = state.save().await {
+                        tracing::error!(error = %e, "saving the logo index");
+                    }
+                }
             }
-            LogoIndexMsg::Search { query, k, reply } => {
+            LogoIndexMsg::Sync(reply) => {
+                let r = state.catch_up().await;
+                if let Some(reply) = reply {
+                    let _ = reply.send(r);
+                }
+            }
+            LogoIndexMsg::Save(reply) => {
+                let _ = reply.send(state.save().await);
+            }
+            LogoIndexMsg::Search {
+                query,
+                k,
+                server_type,
+                exclude,
+                reply,
+            } => {
                 let clock = Instant::now();
-                let result = if query.len() != EMBEDDING_DIM {
-                    Err(LogoIndexError::Dimension(query.len()))
-                } else {
-                    state
-                        .index
-                        .search(&query, k)
-                        .map(|m| {
-                            m.keys
-                                .iter()
-                                .zip(m.distances.iter())
-                                .filter_map(|(key, d)| {
-                                    i64::try_from(*key).ok().map(|logo_id| Neighbor {
-                                        logo_id,
-                                        distance: *d,
-                                    })
-                                })
-                                .collect()
-                        })
-                        .map_err(|e| LogoIndexError::Index(e.to_string()))
+                let result = match &state.synced {
+                    None => Err(LogoIndexError::NotReady),
+                    Some(s) => s
+                        .vectors
+                        .search(&query, k, server_type, exclude)
+                        .map_err(|e| LogoIndexError::Index(e.to_string())),
                 };
                 metrics::ann_search(clock.elapsed());
                 let _ = reply.send(result);
             }
-            LogoIndexMsg::Len(reply) => {
-                let _ = reply.send(state.index.size());
+            LogoIndexMsg::Vector(logo_id, reply) => {
+                let _ = reply.send(
+                    state
+                        .synced
+                        .as_ref()
+                        .and_then(|s| s.vectors.vector(logo_id)),
+                );
+            }
+            LogoIndexMsg::Stats(reply) => {
+                let _ = reply.send(state.stats());
             }
         }
         Ok(())
-    }
-}
-
-impl LogoIndexState {
-    fn add(&mut self, items: &[(i64, Vec<f32>)]) -> Result<usize, LogoIndexError> {
-        for (id, v) in items {
-            if v.len() != EMBEDDING_DIM {
-                return Err(LogoIndexError::Dimension(v.len()));
-            }
-            if *id < 0 {
-                return Err(LogoIndexError::BadId(*id));
-            }
-        }
-        let needed = self.index.size() + items.len();
-        if needed > self.index.capacity() {
-            self.index
-                .reserve(needed.next_power_of_two())
-                .map_err(|e| LogoIndexError::Index(e.to_string()))?;
-        }
-        let mut added = 0;
-        for (id, v) in items {
-            let key = *id as u64;
-            if self.index.contains(key) {
-                self.index
-                    .remove(key)
-                    .map_err(|e| LogoIndexError::Index(e.to_string()))?;
-            }
-            self.index
-                .add(key, v)
-                .map_err(|e| LogoIndexError::Index(e.to_string()))?;
-            added += 1;
-        }
-        Ok(added)
     }
 }

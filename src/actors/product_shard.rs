@@ -88,10 +88,11 @@ impl ShardState {
         if effects.removed_logos.is_empty() {
             return;
         }
+        // The deletion is in the logged logo changes: the index catches up with it now
+        // rather than at its next tick.
         let name = self.services.names.of(LOGO_INDEX);
         if let Some(index) = self.services.names.lookup::<LogoIndexMsg>(&name) {
-            let (tx, _rx) = ractor::concurrency::oneshot();
-            let _ = index.cast(LogoIndexMsg::Remove(effects.removed_logos, tx.into()));
+            let _ = index.cast(LogoIndexMsg::Sync(None));
         }
     }
 }

@@ -70,6 +70,20 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if !["f32", "f16", "bf16", "i8"].contains(&self.index.quantization.as_str()) {
+            return Err(ConfigError::Invalid(format!(
+                "index.quantization must be f32, f16, bf16 or i8, not {:?}",
+                self.index.quantization
+            )));
+        }
+        if self.index.connectivity < 2
+            || self.index.expansion_add == 0
+            || self.index.expansion_search == 0
+        {
+            return Err(ConfigError::Invalid(
+                "index.connectivity must be at least 2, index.expansion_add and index.expansion_search at least 1".into(),
+            ));
+        }
         if self.workers.shards == 0 {
             return Err(ConfigError::Invalid(
                 "workers.shards must be at least 1".into(),

@@ -204,6 +204,24 @@ pub struct DataSettings {
 pub struct IndexSettings {
     /// Where the logo nearest-neighbour index is saved.
     pub dir: PathBuf,
+    /// Scalar kind of the stored vectors: `f32`, `f16`, `bf16` or `i8`.
+    pub quantization: String,
+    /// Graph connectivity (HNSW `M`).
+    pub connectivity: usize,
+    /// Candidates kept while adding a vector (`efConstruction`).
+    pub expansion_add: usize,
+    /// Candidates kept while searching (`ef`).
+    pub expansion_search: usize,
+    /// How often the index catches up with the logo changes in PostgreSQL, in
+    /// milliseconds.
+    pub sync_interval_ms: u64,
+    /// A changed index is saved at most this often, in seconds (and when the node stops).
+    pub save_interval_secs: u64,
+    /// Threads of a rebuild (0: every core).
+    pub build_threads: usize,
+    /// Logged logo changes are kept this many days; an index saved before that is
+    /// rebuilt.
+    pub change_retention_days: i64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -22,6 +22,7 @@ pub const TRITON_BREAKER_OPENED: &str = "robotoff_triton_breaker_opened_total";
 pub const TRITON_MODEL_READY: &str = "robotoff_triton_model_ready";
 pub const ANN_SEARCH_DURATION: &str = "robotoff_ann_search_duration_seconds";
 pub const ANN_INDEX_SIZE: &str = "robotoff_ann_index_size";
+pub const ANN_INDEX_DRIFT: &str = "robotoff_ann_index_drift";
 pub const LISTENER_LAG: &str = "robotoff_listener_lag_seconds";
 pub const LISTENER_LAG_HISTOGRAM: &str = "robotoff_listener_batch_lag_seconds";
 pub const LISTENER_EVENTS: &str = "robotoff_listener_events_total";
@@ -198,6 +199,12 @@ pub fn shards_owned(count: usize) {
 
 pub fn ann_index_size(size: usize) {
     gauge!(ANN_INDEX_SIZE).set(size as f64);
+}
+
+/// Embedded logos in PostgreSQL minus vectors in the index (0 when in step; it moves
+/// between catch-ups).
+pub fn ann_index_drift(drift: i64) {
+    gauge!(ANN_INDEX_DRIFT).set(drift as f64);
 }
 
 pub fn ann_search(elapsed: Duration) {

@@ -106,6 +106,13 @@ pub fn settings(database_url: &str) -> Settings {
     o.set("product_opener.refresh_products", false);
     // Test nodes never download the real product dump.
     o.set("scheduler.dataset_url", "");
+    // Each node saves its logo index in a directory of its own.
+    let index_dir = std::env::temp_dir().join(format!(
+        "robotoff-test-index-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    o.set("index.dir", index_dir.display().to_string());
+    o.set("index.sync_interval_ms", 100);
     Settings::load_with_env(None, &o, Vec::new()).expect("test settings")
 }
 

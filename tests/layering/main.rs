@@ -22,7 +22,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("actors", &["actors"]),
     ("job handlers", &["pipeline"]),
     ("domain services", &["annotation", "product_store"]),
-    ("domain", &["insights", "events", "maintenance"]),
+    ("domain", &["insights", "events", "maintenance", "ann"]),
     (
         "pure domain logic and adapters",
         &["ocr", "questions", "imaging", "ml", "infra"],

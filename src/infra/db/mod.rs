@@ -10,6 +10,7 @@ pub mod images;
 pub mod insight_query;
 pub mod insights;
 pub mod jobs;
+pub mod logo_index;
 pub mod logo_writes;
 pub mod logos;
 pub mod prediction_query;

@@ -1,0 +1,236 @@
+//! Keeping the logo vectors in step with PostgreSQL: a full rebuild from
+//! `embedding.logo_embedding`, and catching up with the logos changed since a horizon (see
+//! `infra::db::logo_index`). Both read logos as they are *now*, so applying a change twice,
+//! or out of order, gives the same index.
+
+use super::store::{from_le_bytes, IndexParams, LogoVectors, OpenError, StoreError};
+use crate::infra::db::logo_index::{self as db, IndexedLogo};
+use crate::types::ServerType;
+use sqlx::PgPool;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// Logos read per query while rebuilding.
+const REBUILD_BATCH: i64 = 2000;
+/// Changed logos read per query while catching up.
+const CATCH_UP_BATCH: usize = 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("reading logos from PostgreSQL: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("index build task: {0}")]
+    Task(String),
+}
+
+/// An index and the horizon it is in sync with.
+pub struct Synced {
+    pub vectors: Arc<LogoVectors>,
+    pub horizon: i64,
+}
+
+/// What catching up did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CatchUp {
+    /// Logos added or replaced.
+    pub upserted: usize,
+    /// Logos removed.
+    pub removed: usize,
+    /// Logos whose stored embedding cannot be indexed (wrong size, zero norm).
+    pub unusable: usize,
+}
+
+fn server_type(logo: &IndexedLogo) -> Option<ServerType> {
+    logo.server_type
+        .as_deref()
+        .and_then(|s| ServerType::from_str(s).ok())
+}
+
+/// Builds the index from every embedded logo, with `threads` threads, then catches up
+/// with what changed meanwhile. `progress(done, total)` is called after each batch.
+pub async fn rebuild(
+    pool: &PgPool,
+    params: IndexParams,
+    threads: usize,
+    progress: impl Fn(u64, u64),
+) -> Result<(Synced, CatchUp), SyncError> {
+    // Changes from transactions at or above this horizon may be missing from what is
+    // read below; catching up from it covers them.
+    let start = db::horizon(pool).await?;
+    let total = db::embedded_count(pool).await?.max(0) as u64;
+    let vectors = Arc::new(LogoVectors::new(params)?);
+    let threads = threads.max(1);
+    vectors.reserve((total as usize).max(1024) + 1024, threads)?;
+    let mut after = 0i32;
+    let mut done = 0u64;
+    let mut unusable = 0usize;
+    progress(0, total);
+    loop {
+        let batch = db::logos_after(pool, after, REBUILD_BATCH).await?;
+        let Some(last) = batch.last() else { break };
+        after = last.logo_id;
+        done += batch.len() as u64;
+        let v = vectors.clone();
+        let bad = tokio::task::spawn_blocking(move || add_parallel(&v, batch, threads))
+            .await
+            .map_err(|e| SyncError::Task(e.to_string()))??;
+        unusable += bad;
+        progress(done.min(total.max(done)), total.max(done));
+    }
+    let mut synced = Synced {
+        vectors,
+        horizon: start,
+    };
+    let mut report = catch_up(pool, &mut synced).await?;
+    report.unusable += unusable;
+    report.upserted += done as usize - unusable;
+    Ok((synced, report))
+}
+
+/// Adds new logos from `threads` threads; returns how many could not be indexed.
+fn add_parallel(
+    vectors: &LogoVectors,
+    batch: Vec<IndexedLogo>,
+    threads: usize,
+) -> Result<usize, SyncError> {
+    let chunk = batch.len().div_ceil(threads).max(1);
+    let results: Vec<Result<usize, StoreError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = batch
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    let mut bad = 0;
+                    for logo in part {
+                        let added = from_le_bytes(&logo.embedding).and_then(|e| {
+                            vectors.add_new(i64::from(logo.logo_id), server_type(logo), &e)
+                        });
+                        match added {
+                            Ok(()) => {}
+                            Err(StoreError::Index(e)) => return Err(StoreError::Index(e)),
+                            Err(e) => {
+                                tracing::warn!(logo = logo.logo_id, error = %e, "logo embedding not indexed");
+                                bad += 1;
+                            }
+                        }
+                    }
+                    Ok(bad)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(StoreError::Index("an indexing thread panicked".into()))
+                })
+            })
+            .collect()
+    });
+    let mut bad = 0;
+    for r in results {
+        bad += r?;
+    }
+    Ok(bad)
+}
+
+/// Applies every logo change logged since `synced.horizon` and moves the horizon on.
+pub async fn catch_up(pool: &PgPool, synced: &mut Synced) -> Result<CatchUp, SyncError> {
+    let to = db::horizon(pool).await?;
+    let mut report = CatchUp::default();
+    if to <= synced.horizon {
+        return Ok(report);
+    }
+    let ids = db::changed_logos(pool, synced.horizon, to).await?;
+    for chunk in ids.chunks(CATCH_UP_BATCH) {
+        let logos = db::logos(pool, chunk).await?;
+        let chunk = chunk.to_vec();
+        let v = synced.vectors.clone();
+        let r = tokio::task::spawn_blocking(move || apply(&v, &chunk, logos))
+            .await
+            .map_err(|e| SyncError::Task(e.to_string()))??;
+        report.upserted += r.upserted;
+        report.removed += r.removed;
+        report.unusable += r.unusable;
+    }
+    synced.horizon = to;
+    Ok(report)
+}
+
+/// Makes the index hold exactly `logos` among `ids`.
+fn apply(
+    vectors: &LogoVectors,
+    ids: &[i32],
+    logos: Vec<IndexedLogo>,
+) -> Result<CatchUp, SyncError> {
+    let mut report = CatchUp::default();
+    let present: std::collections::HashMap<i32, IndexedLogo> =
+        logos.into_iter().map(|l| (l.logo_id, l)).collect();
+    for id in ids {
+        match present.get(id) {
+            Some(logo) => {
+                let added = from_le_bytes(&logo.embedding)
+                    .and_then(|e| vectors.upsert(i64::from(*id), server_type(logo), &e));
+                match added {
+                    Ok(()) => report.upserted += 1,
+                    Err(StoreError::Index(e)) => return Err(StoreError::Index(e).into()),
+                    Err(e) => {
+                        tracing::warn!(logo = id, error = %e, "logo embedding not indexed");
+                        vectors.remove(i64::from(*id))?;
+                        report.unusable += 1;
+                    }
+                }
+            }
+            None => {
+                if vectors.remove(i64::from(*id))? {
+                    report.removed += 1;
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// How the index was obtained at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opened {
+    /// Loaded from its files, then caught up.
+    Loaded,
+    /// Rebuilt from PostgreSQL, and why.
+    Rebuilt(String),
+}
+
+/// Opens the index saved under `dir` and catches it up, or rebuilds it from PostgreSQL
+/// when there is none, it is damaged, it was built with other parameters, or the change
+/// log no longer reaches back to it.
+pub async fn open_or_rebuild(
+    pool: &PgPool,
+    dir: &Path,
+    params: IndexParams,
+    threads: usize,
+) -> Result<(Synced, Opened, CatchUp), SyncError> {
+    let why = match LogoVectors::open(dir, params) {
+        Ok((vectors, manifest)) => {
+            let pruned = db::pruned_below(pool).await?;
+            if manifest.horizon >= pruned {
+                let mut synced = Synced {
+                    vectors: Arc::new(vectors),
+                    horizon: manifest.horizon,
+                };
+                let report = catch_up(pool, &mut synced).await?;
+                return Ok((synced, Opened::Loaded, report));
+            }
+            format!(
+                "the saved index (horizon {}) is older than the change log (from {pruned})",
+                manifest.horizon
+            )
+        }
+        Err(OpenError::Missing) => "no saved index".to_string(),
+        Err(e) => e.to_string(),
+    };
+    tracing::warn!(dir = %dir.display(), reason = %why, "rebuilding the logo index from PostgreSQL");
+    let (synced, report) = rebuild(pool, params, threads, |_, _| {}).await?;
+    Ok((synced, Opened::Rebuilt(why), report))
+}
