@@ -86,8 +86,11 @@ impl App {
         let node_id = settings.node_id();
         let names = Names::new(format!("{node_id}-{:08x}", rand::random::<u32>()));
         let resources = Arc::new(
-            crate::pipeline::JobResources::new(&settings)
-                .context("could not build the job resources")?,
+            crate::pipeline::JobResources::new(
+                &settings,
+                Arc::new(crate::actors::logo_index::IndexHandle::new(names.clone())),
+            )
+            .context("could not build the job resources")?,
         );
         let services = Services {
             resources,

@@ -34,6 +34,12 @@ fn bytes(v: &[f32]) -> Vec<u8> {
 
 /// Inserts a logo of `flavor` with an embedding; returns its id.
 async fn add_logo(pool: &PgPool, flavor: &str, cluster: u64, seed: u64) -> i32 {
+    add_logo_full(pool, flavor, cluster, seed).await.0
+}
+
+/// Inserts a logo of `flavor` with an embedding; returns its id and its image
+/// prediction's.
+async fn add_logo_full(pool: &PgPool, flavor: &str, cluster: u64, seed: u64) -> (i32, i32) {
     let image: i32 = sqlx::query_scalar(
         "INSERT INTO image (barcode, uploaded_at, image_id, source_image, width, height, deleted, server_type)
          VALUES ('3000000000017', now(), $1, '/300/000/000/0017/' || $1 || '.jpg', 100, 100, false, $2)
@@ -68,7 +74,7 @@ async fn add_logo(pool: &PgPool, flavor: &str, cluster: u64, seed: u64) -> i32 {
         .execute(pool)
         .await
         .expect("embedding");
-    logo
+    (logo, ip)
 }
 
 /// The embedded logos and their flavors, as PostgreSQL has them.
@@ -379,6 +385,342 @@ async fn missing_damaged_or_stale_files_are_rebuilt() {
     assert_eq!(
         s.opened,
         "rebuilt: the saved index was built with other parameters"
+    );
+    app.shutdown().await;
+}
+
+fn cli(e: &Env, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_robotoff"))
+        .args(args)
+        .env("ROBOTOFF__DATABASE__URL", &e.db)
+        .env("ROBOTOFF__INDEX__DIR", &e.dir)
+        .env("ROBOTOFF__INDEX__QUANTIZATION", "f32")
+        .env("ROBOTOFF__DATA__DIR", common::shared_data_dir())
+        .env("ROBOTOFF__LOG__LEVEL", "warn")
+        .output()
+        .expect("run robotoff")
+}
+
+fn json_of(out: &std::process::Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON line")
+}
+
+/// `robotoff ann rebuild` and `robotoff ann stats`; the service then loads what the
+/// command saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ann_rebuild_and_stats_from_the_command_line() {
+    let e = env().await;
+    let out = cli(&e, &["ann", "stats"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ann rebuild"));
+    assert_eq!(
+        cli(&e, &["ann", "rebuild", "--threads", "0"]).status.code(),
+        Some(2)
+    );
+
+    for i in 0..30u64 {
+        add_logo(&e.pool, "off", i % 5, i).await;
+    }
+    let built = json_of(&cli(&e, &["ann", "rebuild", "--quiet", "--threads", "2"]));
+    assert_eq!(built["vectors"], 30);
+    assert_eq!(built["unusable"], 0);
+    let stats = json_of(&cli(&e, &["ann", "stats"]));
+    assert_eq!(stats["vectors"], 30);
+    assert_eq!(stats["drift"], 0);
+    assert_eq!(stats["logos_changed_since_save"], 0);
+
+    sqlx::query("DELETE FROM logo_annotation WHERE id = (SELECT min(id) FROM logo_annotation)")
+        .execute(&e.pool)
+        .await
+        .expect("delete");
+    let stats = json_of(&cli(&e, &["ann", "stats"]));
+    assert_eq!(stats["drift"], -1);
+    assert_eq!(stats["logos_changed_since_save"], 1);
+
+    let app = common::spawn_app(settings_in(&e.db, &e.dir)).await;
+    assert_eq!(ready(&app).await.opened, "loaded");
+    assert_in_step(&app, &e.pool).await;
+    app.shutdown().await;
+}
+
+/// Spec pipeline §6.4, api-db §1.4: `GET /api/v1/ann/search[/{logo_id}]` and the
+/// `POST` by embedding: shapes, filters, errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ann_search_endpoints() {
+    let e = env().await;
+    let mut ids = Vec::new();
+    for i in 0..12u64 {
+        ids.push(add_logo(&e.pool, "off", i % 2, i).await);
+    }
+    let obf = add_logo(&e.pool, "obf", 0, 99).await;
+    let app = common::spawn_app(settings_in(&e.db, &e.dir)).await;
+    ready(&app).await;
+    let base = format!("http://{}/api/v1", app.addr.expect("api"));
+    let http = common::http();
+    let get = |path: String| {
+        let http = http.clone();
+        let url = format!("{base}{path}");
+        async move {
+            let r = http.get(url).send().await.expect("request");
+            let status = r.status().as_u16();
+            (status, r.text().await.expect("body"))
+        }
+    };
+
+    let (status, body) = get(format!("/ann/search/{}?count=5", ids[0])).await;
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["count"], 5);
+    assert_eq!(v["query_logo_id"], ids[0]);
+    let results = v["results"].as_array().expect("results");
+    assert_eq!(results.len(), 5);
+    let found: Vec<i64> = results
+        .iter()
+        .map(|r| r["logo_id"].as_i64().expect("id"))
+        .collect();
+    assert!(
+        !found.contains(&i64::from(ids[0])),
+        "the logo itself is left out"
+    );
+    assert!(!found.contains(&i64::from(obf)), "another flavor's logo");
+    // Same cluster (even seeds) first.
+    assert!(found.iter().all(|id| ids
+        .iter()
+        .position(|x| i64::from(*x) == *id)
+        .expect("known")
+        % 2
+        == 0));
+    let d: Vec<f64> = results
+        .iter()
+        .map(|r| r["distance"].as_f64().expect("distance"))
+        .collect();
+    assert!(d.windows(2).all(|w| w[0] <= w[1]));
+    assert_eq!(results[0].as_object().map(|o| o.len()), Some(2));
+
+    // The default count is 100: every other logo of the flavor.
+    let (_, body) = get(format!("/ann/search/{}", ids[3])).await;
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["count"], 11);
+
+    // Another flavor, by name.
+    let (_, body) = get(format!("/ann/search/{}?server_type=obf", ids[0])).await;
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["results"][0]["logo_id"], obf);
+
+    // Errors.
+    assert_eq!(get("/ann/search/999999".into()).await, (404, String::new()));
+    for bad in ["count=0", "count=501", "count=abc", "server_type=nope"] {
+        let (status, body) = get(format!("/ann/search/{}?{bad}", ids[0])).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&body).is_ok(),
+            "{body}"
+        );
+    }
+
+    // A random logo of the flavor; none of a flavor without logos.
+    let (status, body) = get("/ann/search?count=3".into()).await;
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert!(ids.iter().any(|id| v["query_logo_id"] == *id), "{v}");
+    assert_eq!(v["count"], 3);
+    let (status, body) = get("/ann/search?server_type=opf".into()).await;
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        v,
+        serde_json::json!({"results": [], "count": 0, "query_logo_id": null})
+    );
+
+    // By embedding.
+    let post = |body: serde_json::Value| {
+        let http = http.clone();
+        let url = format!("{base}/ann/search");
+        async move {
+            let r = http.post(url).json(&body).send().await.expect("request");
+            let status = r.status().as_u16();
+            (status, r.json::<serde_json::Value>().await.expect("json"))
+        }
+    };
+    let (status, v) = post(serde_json::json!({"embedding": embedding(1, 1), "count": 2})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["results"][0]["logo_id"], ids[1]);
+    assert_eq!(v["count"], 2);
+    assert_eq!(v["query_logo_id"], serde_json::Value::Null);
+    for bad in [
+        serde_json::json!({"embedding": [1.0, 2.0]}),
+        serde_json::json!({"embedding": vec![0.0; 512]}),
+        serde_json::json!({"embedding": embedding(1, 1), "count": 0}),
+        serde_json::json!({"embedding": embedding(1, 1), "server_type": "nope"}),
+        serde_json::json!({"count": 3}),
+    ] {
+        let (status, v) = post(bad.clone()).await;
+        assert_eq!(status, 400, "{bad}: {v}");
+    }
+    let r = http
+        .post(format!("{base}/ann/search"))
+        .header("content-type", "application/json")
+        .body("{nope")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status().as_u16(), 400);
+    app.shutdown().await;
+}
+
+async fn annotate(pool: &PgPool, id: i32, kind: &str, value: &str, taxonomy: Option<&str>) {
+    sqlx::query(
+        "UPDATE logo_annotation SET annotation_type = $2, annotation_value = $3,
+         taxonomy_value = $4, completed_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(kind)
+    .bind(value)
+    .bind(taxonomy)
+    .execute(pool)
+    .await
+    .expect("annotate");
+}
+
+async fn run_process_created_logos(app: &App, pool: &PgPool, flavor: ServerType, ip: i32) {
+    use robotoff::jobs::{JobKind, NewJob, Priority};
+    let w = &app.services.settings.workers;
+    let job = NewJob::new(JobKind::ProcessCreatedLogos, Priority::High)
+        .for_product("3000000000017", flavor)
+        .payload(serde_json::json!({"image_prediction_id": ip}));
+    let id = robotoff::infra::db::jobs::enqueue(pool, &job, w.shards, w.max_attempts)
+        .await
+        .expect("enqueue")
+        .expect("a new job");
+    let pool = pool.clone();
+    let state: String = common::wait_until(Duration::from_secs(60), "the job", || {
+        let pool = pool.clone();
+        async move {
+            let s: String = sqlx::query_scalar("SELECT state::text FROM job WHERE id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .expect("job");
+            (s != "queued" && s != "running").then_some(s)
+        }
+    })
+    .await;
+    assert_eq!(state, "done");
+}
+
+/// Spec pipeline §6.4, §6.5: `process_created_logos` stores each new logo's neighbours
+/// among its flavor's logos and, on a food flavor, predicts the brand its annotated
+/// neighbours agree on; run twice, it leaves one prediction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn created_logos_get_neighbours_and_a_voted_prediction() {
+    let e = env().await;
+    for i in 0..6u64 {
+        let id = add_logo(&e.pool, "off", 0, i).await;
+        annotate(&e.pool, id, "brand", "etorki", Some("Etorki")).await;
+    }
+    for i in 6..9u64 {
+        add_logo(&e.pool, "off", 0, i).await;
+    }
+    let other = add_logo(&e.pool, "obf", 0, 50).await;
+    annotate(&e.pool, other, "label", "en:organic", Some("en:organic")).await;
+    let (logo, ip) = add_logo_full(&e.pool, "off", 0, 100).await;
+    // Predictions are stored for a known product and one of its images.
+    sqlx::query(
+        "UPDATE logo_annotation SET source_image = '/300/000/000/0017/100.jpg' WHERE id = $1",
+    )
+    .bind(logo)
+    .execute(&e.pool)
+    .await
+    .expect("source image");
+    let mut product = robotoff::types::Product::new("3000000000017", ServerType::Off);
+    product
+        .images
+        .insert("100".into(), serde_json::json!({"imgid": 100}));
+    robotoff::infra::db::products::upsert_many(&e.pool, &[product])
+        .await
+        .expect("product");
+    let app = common::spawn_app(settings_in(&e.db, &e.dir)).await;
+    ready(&app).await;
+
+    for _ in 0..2 {
+        run_process_created_logos(&app, &e.pool, ServerType::Off, ip).await;
+    }
+    let nn: serde_json::Value =
+        sqlx::query_scalar("SELECT nearest_neighbors FROM logo_annotation WHERE id = $1")
+            .bind(logo)
+            .fetch_one(&e.pool)
+            .await
+            .expect("neighbours");
+    let ids = nn["logo_ids"].as_array().expect("logo_ids");
+    let distances = nn["distances"].as_array().expect("distances");
+    assert_eq!(ids.len(), 9, "{nn}");
+    assert_eq!(distances.len(), 9);
+    assert!(!ids.iter().any(|v| *v == logo || *v == other), "{nn}");
+    assert!(nn["updated_at"].is_string());
+    let d: Vec<f64> = distances.iter().map(|v| v.as_f64().expect("f")).collect();
+    assert!(d.windows(2).all(|w| w[0] <= w[1]));
+
+    let rows: Vec<(
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        String,
+        f64,
+        serde_json::Value,
+        bool,
+    )> = sqlx::query_as(
+        "SELECT type, value, value_tag, predictor, predictor_version, confidence::float8, data,
+                    automatic_processing
+             FROM prediction WHERE barcode = '3000000000017'",
+    )
+    .fetch_all(&e.pool)
+    .await
+    .expect("predictions");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let (kind, value, tag, predictor, version, confidence, data, auto) = &rows[0];
+    assert_eq!(kind, "brand");
+    assert_eq!(value.as_deref(), Some("Etorki"));
+    assert_eq!(tag.as_deref(), Some("etorki"));
+    assert_eq!(predictor, "universal-logo-detector");
+    assert_eq!(version, "v1");
+    assert!(!auto);
+    assert_eq!(data["logo_id"], logo);
+    assert_eq!(
+        data["bounding_box"],
+        serde_json::json!([0.1, 0.1, 0.5, 0.5])
+    );
+    // Six of nine neighbours, weighted by closeness.
+    assert!(*confidence > 0.4 && *confidence < 0.9, "{confidence}");
+    // And the brand insight it makes (the product has no brand).
+    assert_eq!(
+        common::count(
+            &e.pool,
+            "SELECT count(*) FROM product_insight WHERE type = 'brand' AND value_tag = 'etorki' \
+             AND predictor = 'universal-logo-detector'"
+        )
+        .await,
+        1
+    );
+
+    // On a non-food flavor: neighbours, no prediction.
+    let (obf_logo, obf_ip) = add_logo_full(&e.pool, "obf", 0, 101).await;
+    run_process_created_logos(&app, &e.pool, ServerType::Obf, obf_ip).await;
+    let nn: serde_json::Value =
+        sqlx::query_scalar("SELECT nearest_neighbors FROM logo_annotation WHERE id = $1")
+            .bind(obf_logo)
+            .fetch_one(&e.pool)
+            .await
+            .expect("neighbours");
+    assert_eq!(nn["logo_ids"], serde_json::json!([other]));
+    assert_eq!(
+        common::count(&e.pool, "SELECT count(*) FROM prediction").await,
+        1
     );
     app.shutdown().await;
 }

@@ -4,8 +4,8 @@
 //! saves it when changed at most every `index.save_interval_secs` and when stopping, and
 //! answers searches. Every operation on the index runs here, one at a time.
 
-use super::Services;
-use crate::ann::{self, CatchUp, Neighbor, Opened, Synced};
+use super::{Names, Services, LOGO_INDEX};
+use crate::ann::{self, CatchUp, Neighbor, Neighbours, NeighboursError, Opened, Synced};
 use crate::infra::db::logo_index as db;
 use crate::infra::metrics;
 use crate::types::ServerType;
@@ -286,5 +286,66 @@ impl Actor for LogoIndex {
             }
         }
         Ok(())
+    }
+}
+
+/// How jobs reach the node's logo index (see [`Neighbours`]).
+pub struct IndexHandle {
+    names: Names,
+}
+
+/// How long a job waits for the index to catch up or search.
+const JOB_CALL: Duration = Duration::from_secs(60);
+
+impl IndexHandle {
+    pub fn new(names: Names) -> Self {
+        IndexHandle { names }
+    }
+
+    fn actor(&self) -> Result<ActorRef<LogoIndexMsg>, NeighboursError> {
+        self.names
+            .lookup::<LogoIndexMsg>(&self.names.of(LOGO_INDEX))
+            .ok_or(NeighboursError::NotReady)
+    }
+}
+
+fn job_error(e: LogoIndexError) -> NeighboursError {
+    match e {
+        LogoIndexError::NotReady => NeighboursError::NotReady,
+        LogoIndexError::Index(m) => NeighboursError::Failed(m),
+    }
+}
+
+#[async_trait::async_trait]
+impl Neighbours for IndexHandle {
+    async fn sync(&self) -> Result<(), NeighboursError> {
+        super::call(&self.actor()?, |r| LogoIndexMsg::Sync(Some(r)), JOB_CALL)
+            .await
+            .map_err(|_| NeighboursError::NotReady)?
+            .map(|_| ())
+            .map_err(job_error)
+    }
+
+    async fn search(
+        &self,
+        query: Vec<f32>,
+        k: usize,
+        server_type: Option<ServerType>,
+        exclude: Option<i64>,
+    ) -> Result<Vec<Neighbor>, NeighboursError> {
+        super::call(
+            &self.actor()?,
+            |reply| LogoIndexMsg::Search {
+                query,
+                k,
+                server_type,
+                exclude,
+                reply,
+            },
+            JOB_CALL,
+        )
+        .await
+        .map_err(|_| NeighboursError::NotReady)?
+        .map_err(job_error)
     }
 }

@@ -2,17 +2,47 @@
 //! from nothing but PostgreSQL and kept in step with it through the logged logo changes.
 //!
 //! * [`store`]: the vectors, their keys (logo id and flavor), atomic save and checked open;
-//! * [`sync`]: rebuild from `embedding.logo_embedding`, catch up with changes.
+//! * [`sync`]: rebuild from `embedding.logo_embedding`, catch up with changes;
+//! * [`vote`]: a logo's label from its neighbours' annotations;
+//! * [`Neighbours`]: how jobs reach the node's index (the `LogoIndex` actor implements
+//!   it).
 //!
 //! Uses `infra::db` and `types`; the `LogoIndex` actor drives it.
 
 pub mod store;
 pub mod sync;
+pub mod vote;
 
 pub use store::{IndexParams, LogoVectors, Neighbor, Quantization, EMBEDDING_DIM};
 pub use sync::{CatchUp, Opened, SyncError, Synced};
 
 use crate::config::IndexSettings;
+use crate::types::ServerType;
+
+/// Why the node's index could not answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NeighboursError {
+    #[error("the logo index is not ready")]
+    NotReady,
+    #[error("logo index: {0}")]
+    Failed(String),
+}
+
+/// The node's logo index, as jobs use it.
+#[async_trait::async_trait]
+pub trait Neighbours: Send + Sync {
+    /// Catches up with every logo change committed so far.
+    async fn sync(&self) -> Result<(), NeighboursError>;
+    /// The `k` nearest logos of `query`, among `server_type`'s when given, `exclude` left
+    /// out, nearest first (distances in Robotoff's scale).
+    async fn search(
+        &self,
+        query: Vec<f32>,
+        k: usize,
+        server_type: Option<ServerType>,
+        exclude: Option<i64>,
+    ) -> Result<Vec<Neighbor>, NeighboursError>;
+}
 
 /// The index parameters of the settings (validated when the settings are loaded).
 pub fn params(settings: &IndexSettings) -> IndexParams {

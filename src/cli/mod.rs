@@ -1,6 +1,7 @@
 //! Command-line interface: one subcommand per file, each parsing its arguments and
 //! making one call into `app` or a domain module. The top of the house.
 
+pub mod ann;
 pub mod extract_ocr;
 pub mod import_products;
 pub mod jobs;
@@ -38,6 +39,8 @@ pub enum Command {
     ReplayUpdates(replay_updates::ReplayArgs),
     /// Load an Open Food Facts JSONL dump (plain or .gz) into the product store.
     ImportProducts(import_products::ImportProductsArgs),
+    /// The logo nearest-neighbour index: rebuild it, or show what it holds.
+    Ann(ann::AnnArgs),
 }
 
 /// Entry point of the binary: runs the subcommand; an error is printed as one message
@@ -51,6 +54,7 @@ pub fn main() -> ExitCode {
         Command::Jobs(args) => jobs::run(cli.config.as_deref(), args),
         Command::ReplayUpdates(args) => replay_updates::run(cli.config.as_deref(), args),
         Command::ImportProducts(args) => import_products::run(cli.config.as_deref(), args),
+        Command::Ann(args) => ann::run(cli.config.as_deref(), args),
     };
     match result {
         Ok(code) => code,

@@ -108,7 +108,7 @@ mod tests {
                 );
             }
         }
-        assert_eq!(operations, 41, "routes of the API");
+        assert_eq!(operations, 42, "routes of the API");
     }
 
     #[test]

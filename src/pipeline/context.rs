@@ -2,6 +2,7 @@
 //! node's jobs share, and the product a job reads (refreshed from Product Opener first).
 
 use super::job::{JobError, Target};
+use crate::ann::Neighbours;
 use crate::config::Settings;
 use crate::infra::db::products;
 use crate::infra::image_fetch::{FetchError, ImageHosts};
@@ -33,6 +34,8 @@ pub struct JobResources {
     pub models: super::models::ModelRuntime,
     /// The last readiness check of the Triton models (kept by the TritonPool actor).
     pub triton_health: Arc<RwLock<Option<TritonHealth>>>,
+    /// The node's logo index.
+    pub neighbours: Arc<dyn Neighbours>,
 }
 
 impl std::fmt::Debug for JobResources {
@@ -53,13 +56,17 @@ pub enum ResourcesError {
 }
 
 impl JobResources {
-    pub fn new(settings: &crate::config::Settings) -> Result<JobResources, ResourcesError> {
+    pub fn new(
+        settings: &crate::config::Settings,
+        neighbours: Arc<dyn Neighbours>,
+    ) -> Result<JobResources, ResourcesError> {
         Ok(JobResources {
             ocr: Arc::new(OcrResources::new(&settings.data.dir)),
             image_hosts: ImageHosts::for_settings(settings)?,
             po: ProductOpener::new(&settings.product_opener)?,
             models: super::models::ModelRuntime::new(settings)?,
             triton_health: Arc::new(RwLock::new(None)),
+            neighbours,
         })
     }
 }

@@ -1,12 +1,13 @@
 //! What each job kind does: plain async functions over the job's transaction (an
 //! uploaded image, OCR insights, an edited, deleted or moved product), and the runner
 //! that commits a job's effects with its completion. Actors call into this module; it
-//! uses the domain modules (`insights`, `ocr`, `events`) and `infra`, never `actors`.
+//! uses the domain modules (`insights`, `ocr`, `events`, `ann`) and `infra`, never `actors`.
 
 pub mod context;
 mod edits;
 mod image;
 pub mod job;
+pub mod logos;
 pub mod model_step;
 pub mod models;
 mod product;

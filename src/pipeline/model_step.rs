@@ -665,23 +665,3 @@ async fn import_nutriscore(
         .await?;
     Ok(())
 }
-
-/// Spec pipeline §6.4: the logos of a new detection are ready for the nearest-neighbour
-/// index. Indexing them and finding their neighbours is not built yet: the job records
-/// that they were created and completes.
-pub(super) fn process_created_logos(job: &jobs::ClaimedJob) -> Result<(), JobError> {
-    let id = job
-        .payload
-        .get("image_prediction_id")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| JobError::InvalidPayload {
-            kind: "process_created_logos",
-            detail: "no image_prediction_id".into(),
-        })?;
-    tracing::info!(
-        image_prediction = id,
-        barcode = job.barcode.as_deref().unwrap_or(""),
-        "logo embeddings created; the nearest-neighbour index picks them up from the database"
-    );
-    Ok(())
-}

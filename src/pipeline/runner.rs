@@ -267,7 +267,9 @@ async fn handle(
         JobKind::ProductTypeSwitched => {
             none(product::product_type_switched(ctx, Target::of(job)?, conn).await)
         }
-        JobKind::ProcessCreatedLogos => none(model_step::process_created_logos(job)),
+        JobKind::ProcessCreatedLogos => none(
+            super::logos::process_created_logos(ctx, Target::of(job)?, &job.payload, conn).await,
+        ),
         JobKind::Noop | JobKind::Probe | JobKind::SendProductEdits | JobKind::RunImageModels => {
             Ok(Effects::default())
         }

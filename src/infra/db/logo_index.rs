@@ -124,3 +124,155 @@ pub async fn prune_changes(conn: &mut sqlx::PgConnection, days: i64) -> Result<u
     tx.commit().await?;
     Ok(top.n as u64)
 }
+
+/// The stored embedding of a logo.
+pub async fn embedding_of<'e>(
+    db: impl PgExecutor<'e>,
+    logo_id: i32,
+) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT embedding FROM embedding.logo_embedding WHERE logo_id = $1",
+        logo_id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// A random embedded logo of `server_type` (the first at or after a random id, else the
+/// first one), with its embedding. Two index scans, whatever the table's size.
+pub async fn random_embedded(
+    conn: &mut sqlx::PgConnection,
+    server_type: &str,
+) -> Result<Option<(i32, Vec<u8>)>, sqlx::Error> {
+    let at = sqlx::query_scalar!(
+        r#"SELECT (lo + floor(random() * (hi - lo + 1)))::int AS "at"
+           FROM (SELECT min(logo_id) AS lo, max(logo_id) AS hi FROM embedding.logo_embedding) b"#
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let Some(at) = at else { return Ok(None) };
+    let row = sqlx::query!(
+        r#"(SELECT e.logo_id, e.embedding
+            FROM embedding.logo_embedding e JOIN logo_annotation l ON l.id = e.logo_id
+            WHERE e.logo_id >= $2 AND l.server_type = $1 ORDER BY e.logo_id LIMIT 1)
+           UNION ALL
+           (SELECT e.logo_id, e.embedding
+            FROM embedding.logo_embedding e JOIN logo_annotation l ON l.id = e.logo_id
+            WHERE l.server_type = $1 ORDER BY e.logo_id LIMIT 1)
+           LIMIT 1"#,
+        server_type,
+        at,
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.and_then(|r| Some((r.logo_id?, r.embedding?))))
+}
+
+/// A logo of an image prediction, with what its neighbours' vote needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatedLogo {
+    pub id: i32,
+    pub barcode: Option<String>,
+    pub source_image: Option<String>,
+    pub bounding_box: serde_json::Value,
+    pub model_version: String,
+    pub embedding: Vec<u8>,
+}
+
+/// Every logo of `image_prediction_id` that has an embedding.
+pub async fn embedded_logos_of_prediction(
+    conn: &mut sqlx::PgConnection,
+    image_prediction_id: i32,
+) -> Result<Vec<CreatedLogo>, sqlx::Error> {
+    sqlx::query_as!(
+        CreatedLogo,
+        r#"SELECT l.id, l.barcode, l.source_image, l.bounding_box, p.model_version, e.embedding
+           FROM logo_annotation l
+           JOIN image_prediction p ON p.id = l.image_prediction_id
+           JOIN embedding.logo_embedding e ON e.logo_id = l.id
+           WHERE l.image_prediction_id = $1 ORDER BY l.id"#,
+        image_prediction_id,
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Stores a logo's nearest neighbours (`{"distances", "logo_ids", "updated_at"}`).
+pub async fn set_nearest_neighbors(
+    conn: &mut sqlx::PgConnection,
+    logo_id: i32,
+    neighbors: &serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE logo_annotation SET nearest_neighbors = $2 WHERE id = $1",
+        logo_id,
+        neighbors,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// An annotated logo: `(id, annotation_type, annotation_value, taxonomy_value)`.
+pub type AnnotatedLogo = (i32, Option<String>, Option<String>, Option<String>);
+
+/// The annotated logos among `ids`.
+pub async fn annotations_of(
+    conn: &mut sqlx::PgConnection,
+    ids: &[i32],
+) -> Result<Vec<AnnotatedLogo>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT id, annotation_type, annotation_value, taxonomy_value FROM logo_annotation
+           WHERE annotation_type IS NOT NULL AND id = ANY($1)"#,
+        ids,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.id,
+                r.annotation_type,
+                r.annotation_value,
+                r.taxonomy_value,
+            )
+        })
+        .collect())
+}
+
+/// The rows of `logo_confidence_threshold`: `(type, value, threshold)`.
+pub async fn confidence_thresholds(
+    conn: &mut sqlx::PgConnection,
+) -> Result<Vec<(Option<String>, Option<String>, f32)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT type AS "kind", value, threshold FROM logo_confidence_threshold ORDER BY id"#
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.kind, r.value, r.threshold))
+        .collect())
+}
+
+/// Deletes the automatic predictions made from the logos `ids` of `barcode` (those whose
+/// `data.logo_id` is one of them and that are not a user's annotation), before they are
+/// voted again.
+pub async fn delete_logo_predictions(
+    conn: &mut sqlx::PgConnection,
+    barcode: &str,
+    ids: &[i32],
+) -> Result<u64, sqlx::Error> {
+    let ids: Vec<String> = ids.iter().map(i32::to_string).collect();
+    let done = sqlx::query!(
+        r#"DELETE FROM prediction
+           WHERE barcode = $1 AND data->>'logo_id' = ANY($2)
+             AND NOT COALESCE(data->>'is_annotation' = 'true', false)"#,
+        barcode,
+        &ids,
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
