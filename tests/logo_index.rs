@@ -573,6 +573,19 @@ async fn ann_search_endpoints() {
     app.shutdown().await;
 }
 
+/// A stored prediction: type, value, value_tag, predictor, predictor_version, confidence,
+/// data, automatic_processing.
+type PredictionRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    f64,
+    serde_json::Value,
+    bool,
+);
+
 async fn annotate(pool: &PgPool, id: i32, kind: &str, value: &str, taxonomy: Option<&str>) {
     sqlx::query(
         "UPDATE logo_annotation SET annotation_type = $2, annotation_value = $3,
@@ -665,16 +678,7 @@ async fn created_logos_get_neighbours_and_a_voted_prediction() {
     let d: Vec<f64> = distances.iter().map(|v| v.as_f64().expect("f")).collect();
     assert!(d.windows(2).all(|w| w[0] <= w[1]));
 
-    let rows: Vec<(
-        String,
-        Option<String>,
-        Option<String>,
-        String,
-        String,
-        f64,
-        serde_json::Value,
-        bool,
-    )> = sqlx::query_as(
+    let rows: Vec<PredictionRow> = sqlx::query_as(
         "SELECT type, value, value_tag, predictor, predictor_version, confidence::float8, data,
                     automatic_processing
              FROM prediction WHERE barcode = '3000000000017'",
@@ -723,4 +727,80 @@ async fn created_logos_get_neighbours_and_a_voted_prediction() {
         1
     );
     app.shutdown().await;
+}
+
+/// `robotoff ann refresh`: one low-priority `process_created_logos` job per image
+/// prediction with an unannotated logo whose neighbours are missing or too old (legacy
+/// neighbours without a time count as old); annotated and fresh logos are left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ann_refresh_queues_old_logos_once() {
+    let e = env().await;
+    let (_never, ip_never) = add_logo_full(&e.pool, "off", 0, 1).await;
+    let (old, ip_old) = add_logo_full(&e.pool, "obf", 0, 2).await;
+    let (legacy, ip_legacy) = add_logo_full(&e.pool, "off", 0, 3).await;
+    let (fresh, _) = add_logo_full(&e.pool, "off", 0, 4).await;
+    let (done, _) = add_logo_full(&e.pool, "off", 0, 5).await;
+    annotate(&e.pool, done, "brand", "etorki", Some("Etorki")).await;
+    let set = |id: i32, nn: serde_json::Value| {
+        let pool = e.pool.clone();
+        async move {
+            sqlx::query("UPDATE logo_annotation SET nearest_neighbors = $2 WHERE id = $1")
+                .bind(id)
+                .bind(nn)
+                .execute(&pool)
+                .await
+                .expect("neighbours");
+        }
+    };
+    let days_ago = |d: i64| {
+        (chrono::Utc::now() - chrono::Duration::days(d))
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+    };
+    set(
+        old,
+        serde_json::json!({"logo_ids": [], "distances": [], "updated_at": days_ago(9)}),
+    )
+    .await;
+    set(
+        legacy,
+        serde_json::json!({"logo_ids": [1], "distances": [11.1]}),
+    )
+    .await;
+    set(
+        fresh,
+        serde_json::json!({"logo_ids": [], "distances": [], "updated_at": days_ago(2)}),
+    )
+    .await;
+
+    let out = json_of(&cli(
+        &e,
+        &["ann", "refresh", "--days", "7", "--batch-size", "2"],
+    ));
+    assert_eq!(out["image_predictions"], 3, "{out}");
+    assert_eq!(out["jobs_queued"], 3);
+    let queued: Vec<(i32, String, i16)> = sqlx::query_as(
+        "SELECT (payload->>'image_prediction_id')::int, server_type, priority FROM job
+         WHERE kind = 'process_created_logos' ORDER BY 1",
+    )
+    .fetch_all(&e.pool)
+    .await
+    .expect("jobs");
+    let low = robotoff::jobs::Priority::Low.as_i16();
+    assert_eq!(
+        queued,
+        vec![
+            (ip_never, "off".to_string(), low),
+            (ip_old, "obf".to_string(), low),
+            (ip_legacy, "off".to_string(), low)
+        ]
+    );
+    // Still waiting: not queued twice.
+    let out = json_of(&cli(&e, &["ann", "refresh"]));
+    assert_eq!(out["jobs_queued"], 0);
+    assert_eq!(
+        cli(&e, &["ann", "refresh", "--batch-size", "0"])
+            .status
+            .code(),
+        Some(2)
+    );
 }

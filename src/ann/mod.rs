@@ -4,11 +4,13 @@
 //! * [`store`]: the vectors, their keys (logo id and flavor), atomic save and checked open;
 //! * [`sync`]: rebuild from `embedding.logo_embedding`, catch up with changes;
 //! * [`vote`]: a logo's label from its neighbours' annotations;
+//! * [`refresh`]: queueing the neighbours of old logos again;
 //! * [`Neighbours`]: how jobs reach the node's index (the `LogoIndex` actor implements
 //!   it).
 //!
 //! Uses `infra::db` and `types`; the `LogoIndex` actor drives it.
 
+pub mod refresh;
 pub mod store;
 pub mod sync;
 pub mod vote;

@@ -31,6 +31,17 @@ pub enum AnnCommand {
     },
     /// What the saved index holds, against PostgreSQL, as JSON.
     Stats,
+    /// Queue the neighbours (and votes) of unannotated logos whose neighbours are
+    /// missing or older than `--days` again (Robotoff's refresh-logo-nearest-neighbors);
+    /// a running service's workers carry the jobs out.
+    Refresh {
+        /// Age in days (default: `index.refresh_after_days`).
+        #[arg(long)]
+        days: Option<u32>,
+        /// Logos read at a time (default: `index.refresh_batch`).
+        #[arg(long)]
+        batch_size: Option<i64>,
+    },
 }
 
 pub fn run(config: Option<&Path>, args: AnnArgs) -> anyhow::Result<ExitCode> {
@@ -75,6 +86,32 @@ pub fn run(config: Option<&Path>, args: AnnArgs) -> anyhow::Result<ExitCode> {
                         "save_s": (clock.elapsed() - built).as_secs_f64(),
                         "index_mb": manifest.file_len as f64 / 1e6,
                         "dir": s.dir.display().to_string(),
+                    })
+                );
+                ExitCode::SUCCESS
+            }
+            AnnCommand::Refresh { days, batch_size } => {
+                if batch_size.is_some_and(|b| b < 1) {
+                    anyhow::bail!("--batch-size must be at least 1");
+                }
+                let days = days.unwrap_or(s.refresh_after_days);
+                let batch = batch_size.unwrap_or(s.refresh_batch);
+                let w = &settings.workers;
+                let r = crate::ann::refresh::refresh_nearest_neighbors(
+                    &pool,
+                    days,
+                    batch,
+                    w.shards,
+                    w.max_attempts,
+                    |_| {},
+                )
+                .await?;
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "days": days,
+                        "image_predictions": r.image_predictions,
+                        "jobs_queued": r.queued,
                     })
                 );
                 ExitCode::SUCCESS

@@ -222,6 +222,11 @@ pub struct IndexSettings {
     /// Logged logo changes are kept this many days; an index saved before that is
     /// rebuilt.
     pub change_retention_days: i64,
+    /// Unannotated logos whose neighbours are older than this many days are voted again
+    /// every `refresh_interval_hours` (0: never), `refresh_batch` logos read at a time.
+    pub refresh_after_days: u32,
+    pub refresh_interval_hours: u64,
+    pub refresh_batch: i64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -76,6 +76,35 @@ pub fn default_tasks(services: &Services) -> Vec<Task> {
             }),
         },
     ];
+    let index = &services.settings.index;
+    if index.refresh_interval_hours > 0 {
+        tasks.push(Task {
+            name: LOGO_REFRESH_TASK,
+            schedule: Schedule::every(
+                Duration::from_secs(index.refresh_interval_hours * 3600),
+                Duration::from_secs(600),
+            ),
+            cluster_wide: true,
+            run: Arc::new(|s: Services| Box::pin(async move { refresh_logos(&s).await })),
+        });
+        tasks.push(Task {
+            name: "prune_logo_index_changes",
+            schedule: Schedule::every(Duration::from_secs(24 * 3600), Duration::from_secs(600)),
+            cluster_wide: true,
+            run: Arc::new(|s: Services| {
+                Box::pin(async move {
+                    let days = s.settings.index.change_retention_days;
+                    let mut conn = s.pool.acquire().await.map_err(|e| e.to_string())?;
+                    crate::infra::db::logo_index::prune_changes(&mut conn, days)
+                        .await
+                        .map(|n| {
+                            format!("{n} logged logo change(s) older than {days} days removed")
+                        })
+                        .map_err(|e| e.to_string())
+                })
+            }),
+        });
+    }
     if sched.taxonomy_refresh_interval_secs > 0 {
         tasks.push(Task {
             name: TAXONOMY_REFRESH_TASK,
@@ -110,6 +139,31 @@ pub fn default_tasks(services: &Services) -> Vec<Task> {
         });
     }
     tasks
+}
+
+/// Name of the logo neighbour refresh task.
+pub const LOGO_REFRESH_TASK: &str = "refresh_logo_nearest_neighbors";
+
+/// Queues the neighbours of old unannotated logos again (see `ann::refresh`).
+pub async fn refresh_logos(services: &Services) -> Result<String, String> {
+    let i = &services.settings.index;
+    let w = &services.settings.workers;
+    crate::ann::refresh::refresh_nearest_neighbors(
+        &services.pool,
+        i.refresh_after_days,
+        i.refresh_batch,
+        w.shards,
+        w.max_attempts,
+        |_| {},
+    )
+    .await
+    .map(|r| {
+        format!(
+            "{} image prediction(s) with logos older than {} days, {} job(s) queued",
+            r.image_predictions, i.refresh_after_days, r.queued
+        )
+    })
+    .map_err(|e| e.to_string())
 }
 
 /// Name of the automatic insight processing task.

@@ -276,3 +276,44 @@ pub async fn delete_logo_predictions(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// An image prediction whose logos need their neighbours again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaleLogos {
+    pub image_prediction_id: i32,
+    pub barcode: Option<String>,
+    pub server_type: Option<String>,
+    /// The highest logo id of the page it was found in.
+    pub last_logo_id: i32,
+}
+
+/// Image predictions with an unannotated embedded logo whose neighbours are missing or
+/// older than `before` (an RFC 3339 UTC time; neighbours stored without a time count as
+/// old), among logos with an id above `after`, `limit` logos at a time.
+pub async fn stale_logos(
+    conn: &mut sqlx::PgConnection,
+    before: &str,
+    after: i32,
+    limit: i64,
+) -> Result<Vec<StaleLogos>, sqlx::Error> {
+    sqlx::query_as!(
+        StaleLogos,
+        r#"WITH page AS (
+               SELECT l.id, l.image_prediction_id, l.barcode, l.server_type
+               FROM logo_annotation l JOIN embedding.logo_embedding e ON e.logo_id = l.id
+               WHERE l.id > $2 AND l.completed_at IS NULL
+                 AND (l.nearest_neighbors IS NULL
+                      OR (l.nearest_neighbors->>'updated_at') IS NULL
+                      OR (l.nearest_neighbors->>'updated_at') < $1)
+               ORDER BY l.id LIMIT $3
+           )
+           SELECT image_prediction_id, max(barcode) AS barcode, max(server_type) AS server_type,
+                  max(id) AS "last_logo_id!"
+           FROM page GROUP BY image_prediction_id ORDER BY 4"#,
+        before,
+        after,
+        limit,
+    )
+    .fetch_all(conn)
+    .await
+}
