@@ -804,3 +804,141 @@ async fn ann_refresh_queues_old_logos_once() {
         Some(2)
     );
 }
+
+fn write_npy(path: &Path, descr: &str, rows: usize, cols: usize, payload: &[u8]) {
+    let mut header =
+        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(payload);
+    std::fs::write(path, out).expect("write npy");
+}
+
+/// `robotoff ann bench` reads NumPy files and prints the build line and one line per
+/// (ef, k) with exactly the keys operators script against.
+#[test]
+fn ann_bench_prints_its_json_lines() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let n = 300;
+    let base: Vec<Vec<f32>> = (0..n as u64).map(|i| embedding(i % 7, i)).collect();
+    let queries: Vec<Vec<f32>> = (0..6u64).map(|i| embedding(i % 7, 1000 + i)).collect();
+    // Exact neighbours by brute force: row numbers, nearest first.
+    let mut gt: Vec<i64> = Vec::new();
+    for q in &queries {
+        let mut sims: Vec<(f32, i64)> = base
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (q.iter().zip(b).map(|(x, y)| x * y).sum(), i as i64))
+            .collect();
+        sims.sort_by(|a, b| b.0.total_cmp(&a.0));
+        gt.extend(sims.iter().take(10).map(|s| s.1));
+    }
+    let f32s = |vs: &[Vec<f32>]| -> Vec<u8> {
+        vs.iter()
+            .flat_map(|v| v.iter().flat_map(|x| x.to_le_bytes()))
+            .collect()
+    };
+    let (b, q, g) = (
+        dir.path().join("base.npy"),
+        dir.path().join("q.npy"),
+        dir.path().join("gt.npy"),
+    );
+    write_npy(&b, "<f4", n, 512, &f32s(&base));
+    write_npy(&q, "<f4", 6, 512, &f32s(&queries));
+    let gt_bytes: Vec<u8> = gt.iter().flat_map(|v| v.to_le_bytes()).collect();
+    write_npy(&g, "<i8", 6, 10, &gt_bytes);
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "ann",
+            "bench",
+            "--base",
+            b.to_str().expect("utf-8"),
+            "--queries",
+            q.to_str().expect("utf-8"),
+            "--ground-truth",
+            g.to_str().expect("utf-8"),
+        ];
+        args.extend_from_slice(extra);
+        std::process::Command::new(env!("CARGO_BIN_EXE_robotoff"))
+            .args(&args)
+            .env("ROBOTOFF__LOG__LEVEL", "warn")
+            .output()
+            .expect("run")
+    };
+    let out = run(&[
+        "--k",
+        "1,10",
+        "--ef",
+        "64,256",
+        "--quantization",
+        "f32",
+        "--connectivity",
+        "16",
+        "--expansion-add",
+        "64",
+        "--threads",
+        "2",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 5);
+    let keys = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(
+        keys(&lines[0]),
+        ["build_s", "index_mb", "rss_mb", "vectors"]
+    );
+    assert_eq!(lines[0]["vectors"], n);
+    for l in &lines[1..] {
+        assert_eq!(keys(l), ["ef", "k", "p50_ms", "p99_ms", "qps", "recall"]);
+    }
+    assert_eq!(
+        (lines[1]["ef"].clone(), lines[1]["k"].clone()),
+        (64.into(), 1.into())
+    );
+    assert_eq!(
+        (lines[4]["ef"].clone(), lines[4]["k"].clone()),
+        (256.into(), 10.into())
+    );
+    // 300 vectors at ef 256: the exact answer.
+    assert_eq!(lines[4]["recall"], 1.0);
+
+    for bad in [
+        vec!["--quantization", "f64"],
+        vec!["--k", "11"],
+        vec!["--threads", "0"],
+    ] {
+        let out = run(&bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(!out.stderr.is_empty());
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_robotoff"))
+        .args([
+            "ann",
+            "bench",
+            "--base",
+            "/nonexistent.npy",
+            "--queries",
+            "x",
+            "--ground-truth",
+            "y",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+}

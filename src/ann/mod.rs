@@ -5,11 +5,14 @@
 //! * [`sync`]: rebuild from `embedding.logo_embedding`, catch up with changes;
 //! * [`vote`]: a logo's label from its neighbours' annotations;
 //! * [`refresh`]: queueing the neighbours of old logos again;
+//! * [`bench`] and [`npy`]: `robotoff ann bench`, an operator's tuning tool;
 //! * [`Neighbours`]: how jobs reach the node's index (the `LogoIndex` actor implements
 //!   it).
 //!
 //! Uses `infra::db` and `types`; the `LogoIndex` actor drives it.
 
+pub mod bench;
+pub mod npy;
 pub mod refresh;
 pub mod store;
 pub mod sync;

@@ -251,6 +251,17 @@ impl LogoVectors {
         self.index.memory_usage()
     }
 
+    /// Bytes the saved index takes.
+    pub fn serialized_len(&self) -> usize {
+        self.index.serialized_length()
+    }
+
+    /// Candidates kept while searching from now on.
+    pub fn set_expansion_search(&mut self, ef: usize) {
+        self.index.change_expansion_search(ef);
+        self.params.expansion_search = ef;
+    }
+
     /// Makes room for `n` vectors, added from up to `threads` threads.
     pub fn reserve(&self, n: usize, threads: usize) -> Result<(), StoreError> {
         self.index

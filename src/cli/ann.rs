@@ -1,13 +1,13 @@
 //! `robotoff ann rebuild|stats`: the logo index under `index.dir`, operated from the
 //! command line (see `ann`).
 
-use crate::ann::{self, LogoVectors};
+use crate::ann::{self, bench, npy, LogoVectors, Quantization};
 use crate::app::open_database;
 use crate::config::Overrides;
 use crate::infra::db::logo_index as db;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -31,6 +31,10 @@ pub enum AnnCommand {
     },
     /// What the saved index holds, against PostgreSQL, as JSON.
     Stats,
+    /// Tune the index: build it from `--base` with `--threads` threads, then search each
+    /// query one at a time on one thread; prints one JSON line for the build and one per
+    /// (ef, k) with recall against `--ground-truth`, queries per second and latencies.
+    Bench(BenchArgs),
     /// Queue the neighbours (and votes) of unannotated logos whose neighbours are
     /// missing or older than `--days` again (Robotoff's refresh-logo-nearest-neighbors);
     /// a running service's workers carry the jobs out.
@@ -44,8 +48,136 @@ pub enum AnnCommand {
     },
 }
 
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Base vectors: little-endian f32 `[n, 512]` (.npy).
+    #[arg(long)]
+    pub base: PathBuf,
+    /// Query vectors: little-endian f32 `[nq, 512]` (.npy).
+    #[arg(long)]
+    pub queries: PathBuf,
+    /// Exact neighbours of each query, as base row numbers: i64 `[nq, ≥ k]` (.npy).
+    #[arg(long)]
+    pub ground_truth: PathBuf,
+    /// Neighbours asked for, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "10,50")]
+    pub k: Vec<usize>,
+    /// Search expansions, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "32,64,128,256,512")]
+    pub ef: Vec<usize>,
+    /// Scalar kind: f32, f16, bf16 or i8 (default: `index.quantization`).
+    #[arg(long)]
+    pub quantization: Option<String>,
+    /// Graph connectivity M (default: `index.connectivity`).
+    #[arg(long)]
+    pub connectivity: Option<usize>,
+    /// Expansion while adding (default: `index.expansion_add`).
+    #[arg(long)]
+    pub expansion_add: Option<usize>,
+    /// Build threads (default: every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// Resident memory of this process, in MB.
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+fn bench(settings: &crate::config::Settings, args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let mut params = ann::params(&settings.index);
+    if let Some(q) = &args.quantization {
+        params.quantization = Quantization::parse(q)
+            .ok_or_else(|| anyhow::anyhow!("--quantization must be f32, f16, bf16 or i8"))?;
+    }
+    if let Some(m) = args.connectivity {
+        anyhow::ensure!(m >= 2, "--connectivity must be at least 2");
+        params.connectivity = m;
+    }
+    if let Some(e) = args.expansion_add {
+        anyhow::ensure!(e >= 1, "--expansion-add must be at least 1");
+        params.expansion_add = e;
+    }
+    anyhow::ensure!(args.threads != Some(0), "--threads must be at least 1");
+    anyhow::ensure!(
+        !args.k.is_empty() && args.k.iter().all(|k| *k >= 1),
+        "--k takes positive numbers"
+    );
+    anyhow::ensure!(
+        !args.ef.is_empty() && args.ef.iter().all(|e| *e >= 1),
+        "--ef takes positive numbers"
+    );
+    let base = npy::read_f32(&args.base)?;
+    let queries = npy::read_f32(&args.queries)?;
+    let truth = npy::read_i64(&args.ground_truth)?;
+    anyhow::ensure!(
+        base.cols == ann::EMBEDDING_DIM && queries.cols == ann::EMBEDDING_DIM,
+        "vectors must have {} dimensions (base: {}, queries: {})",
+        ann::EMBEDDING_DIM,
+        base.cols,
+        queries.cols
+    );
+    anyhow::ensure!(
+        truth.rows == queries.rows,
+        "{} queries but {} ground-truth rows",
+        queries.rows,
+        truth.rows
+    );
+    let max_k = args.k.iter().copied().max().unwrap_or(10);
+    anyhow::ensure!(
+        truth.cols >= max_k,
+        "the ground truth has {} neighbours per query, --k asks for {max_k}",
+        truth.cols
+    );
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let bar = ProgressBar::new(base.rows as u64);
+    bar.set_style(ProgressStyle::with_template(
+        "{elapsed_precise} [{bar:40}] {pos}/{len} vectors ({per_sec}, {eta} left)",
+    )?);
+    let (mut index, built) = bench::build(&base, params, threads, &|n| bar.set_position(n as u64))?;
+    bar.finish_and_clear();
+    drop(base);
+    println!(
+        "{}",
+        serde_json::json!({
+            "build_s": built.seconds,
+            "vectors": built.vectors,
+            "rss_mb": rss_mb(),
+            "index_mb": built.index_bytes as f64 / 1e6,
+        })
+    );
+    for ef in &args.ef {
+        for k in &args.k {
+            let m = bench::measure(&mut index, &queries, &truth, *ef, *k)?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "ef": m.ef, "k": m.k, "recall": m.recall, "qps": m.qps,
+                    "p50_ms": m.p50_ms, "p99_ms": m.p99_ms,
+                })
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(config: Option<&Path>, args: AnnArgs) -> anyhow::Result<ExitCode> {
     let settings = super::load_settings(config, &Overrides::default())?;
+    let args = match args.command {
+        AnnCommand::Bench(b) => return bench(&settings, b),
+        other => AnnArgs { command: other },
+    };
     super::init_logging(&settings);
     let s = settings.index.clone();
     let params = ann::params(&s);
@@ -53,6 +185,8 @@ pub fn run(config: Option<&Path>, args: AnnArgs) -> anyhow::Result<ExitCode> {
         let (pool, local) = open_database(&settings, false).await?;
         crate::infra::db::migrate(&pool).await?;
         let code = match args.command {
+            // Needs no database: handled above.
+            AnnCommand::Bench(_) => ExitCode::SUCCESS,
             AnnCommand::Rebuild { threads, quiet } => {
                 if threads == Some(0) {
                     anyhow::bail!("--threads must be at least 1");
