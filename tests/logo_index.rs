@@ -555,6 +555,8 @@ async fn ann_search_endpoints() {
     for bad in [
         serde_json::json!({"embedding": [1.0, 2.0]}),
         serde_json::json!({"embedding": vec![0.0; 512]}),
+        serde_json::json!({"embedding": vec![1e303; 512]}),
+        serde_json::json!({"embedding": vec![1e-300; 512]}),
         serde_json::json!({"embedding": embedding(1, 1), "count": 0}),
         serde_json::json!({"embedding": embedding(1, 1), "server_type": "nope"}),
         serde_json::json!({"count": 3}),
@@ -941,4 +943,68 @@ fn ann_bench_prints_its_json_lines() {
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// A long transaction elsewhere (it holds the horizon back) does not hide later commits
+/// from the index, and what it commits itself is picked up when it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_transaction_does_not_hold_the_index_back() {
+    let e = env().await;
+    add_logo(&e.pool, "off", 0, 1).await;
+    let app = common::spawn_app(settings_in(&e.db, &e.dir)).await;
+    ready(&app).await;
+    let mut long = e.pool.begin().await.expect("begin");
+    sqlx::query(
+        "INSERT INTO logo_confidence_threshold (type, value, threshold) VALUES ('x', 'y', 0.5)",
+    )
+    .execute(&mut *long)
+    .await
+    .expect("a write: the transaction gets an id");
+    let late = add_logo(&e.pool, "off", 1, 2).await;
+    sync(&app).await;
+    let v = robotoff::actors::call(
+        &index_of(&app),
+        |r| LogoIndexMsg::Vector(i64::from(late), r),
+        CALL,
+    )
+    .await
+    .expect("vector");
+    assert!(
+        v.is_some(),
+        "a commit after the long transaction began is in the index"
+    );
+    // The long transaction's own logo appears once it commits.
+    let image: i32 = sqlx::query_scalar(
+        "INSERT INTO image (barcode, uploaded_at, image_id, source_image, width, height, deleted, server_type)
+         VALUES ('3000000000017', now(), '77', '/x/77.jpg', 100, 100, false, 'off') RETURNING id",
+    )
+    .fetch_one(&mut *long)
+    .await
+    .expect("image");
+    let ip: i32 = sqlx::query_scalar(
+        "INSERT INTO image_prediction (type, model_name, model_version, data, timestamp, image_id, max_confidence)
+         VALUES ('object_detection', 'universal_logo_detector', 'v1', '{}', now(), $1, 0.9) RETURNING id",
+    )
+    .bind(image)
+    .fetch_one(&mut *long)
+    .await
+    .expect("prediction");
+    let logo: i32 = sqlx::query_scalar(
+        "INSERT INTO logo_annotation (image_prediction_id, index, bounding_box, score, server_type)
+         VALUES ($1, 0, '[0, 0, 1, 1]', 0.5, 'off') RETURNING id",
+    )
+    .bind(ip)
+    .fetch_one(&mut *long)
+    .await
+    .expect("logo");
+    sqlx::query("INSERT INTO embedding.logo_embedding (logo_id, embedding) VALUES ($1, $2)")
+        .bind(logo)
+        .bind(bytes(&embedding(2, 3)))
+        .execute(&mut *long)
+        .await
+        .expect("embedding");
+    sync(&app).await;
+    long.commit().await.expect("commit");
+    assert_in_step(&app, &e.pool).await;
+    app.shutdown().await;
 }

@@ -7,6 +7,7 @@ use super::store::{from_le_bytes, IndexParams, LogoVectors, OpenError, StoreErro
 use crate::infra::db::logo_index::{self as db, IndexedLogo};
 use crate::types::ServerType;
 use sqlx::PgPool;
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -29,7 +30,21 @@ pub enum SyncError {
 /// An index and the horizon it is in sync with.
 pub struct Synced {
     pub vectors: Arc<LogoVectors>,
+    /// Every change of a transaction below it is applied.
     pub horizon: i64,
+    /// Changes at or above the horizon already applied (their sequence number and
+    /// transaction id): committed while an older transaction still ran.
+    applied: HashMap<i64, i64>,
+}
+
+impl Synced {
+    pub fn new(vectors: Arc<LogoVectors>, horizon: i64) -> Self {
+        Synced {
+            vectors,
+            horizon,
+            applied: HashMap::new(),
+        }
+    }
 }
 
 /// What catching up did.
@@ -80,10 +95,7 @@ pub async fn rebuild(
         unusable += bad;
         progress(done.min(total.max(done)), total.max(done));
     }
-    let mut synced = Synced {
-        vectors,
-        horizon: start,
-    };
+    let mut synced = Synced::new(vectors, start);
     let mut report = catch_up(pool, &mut synced).await?;
     report.unusable += unusable;
     report.upserted += done as usize - unusable;
@@ -136,14 +148,20 @@ fn add_parallel(
     Ok(bad)
 }
 
-/// Applies every logo change logged since `synced.horizon` and moves the horizon on.
+/// Applies every logo change committed since `synced.horizon` (each once, even while an
+/// older transaction holds the horizon back) and moves the horizon on.
 pub async fn catch_up(pool: &PgPool, synced: &mut Synced) -> Result<CatchUp, SyncError> {
+    // The horizon first: every change below it is visible to the read that follows.
     let to = db::horizon(pool).await?;
+    let changes = db::changes_since(pool, synced.horizon).await?;
     let mut report = CatchUp::default();
-    if to <= synced.horizon {
-        return Ok(report);
-    }
-    let ids = db::changed_logos(pool, synced.horizon, to).await?;
+    let mut ids: Vec<i32> = changes
+        .iter()
+        .filter(|c| !synced.applied.contains_key(&c.seq))
+        .map(|c| c.logo_id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
     for chunk in ids.chunks(CATCH_UP_BATCH) {
         let logos = db::logos(pool, chunk).await?;
         let chunk = chunk.to_vec();
@@ -155,7 +173,12 @@ pub async fn catch_up(pool: &PgPool, synced: &mut Synced) -> Result<CatchUp, Syn
         report.removed += r.removed;
         report.unusable += r.unusable;
     }
-    synced.horizon = to;
+    let horizon = to.max(synced.horizon);
+    synced
+        .applied
+        .extend(changes.iter().map(|c| (c.seq, c.xid)));
+    synced.applied.retain(|_, xid| *xid >= horizon);
+    synced.horizon = horizon;
     Ok(report)
 }
 
@@ -215,10 +238,7 @@ pub async fn open_or_rebuild(
         Ok((vectors, manifest)) => {
             let pruned = db::pruned_below(pool).await?;
             if manifest.horizon >= pruned {
-                let mut synced = Synced {
-                    vectors: Arc::new(vectors),
-                    horizon: manifest.horizon,
-                };
+                let mut synced = Synced::new(Arc::new(vectors), manifest.horizon);
                 let report = catch_up(pool, &mut synced).await?;
                 return Ok((synced, Opened::Loaded, report));
             }

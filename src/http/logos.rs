@@ -235,9 +235,13 @@ pub async fn ann_search_embedding(state: AppState, req: ApiRequest) -> Result<Re
     }
     let mut vector = Vec::with_capacity(EMBEDDING_DIM);
     for v in values {
-        match v.as_f64() {
-            Some(x) if x.is_finite() => vector.push(x as f32),
-            _ => return Err(bad("`embedding` must hold finite numbers only".into())),
+        match v.as_f64().map(|x| x as f32) {
+            Some(x) if x.is_finite() => vector.push(x),
+            _ => {
+                return Err(bad(
+                    "`embedding` must hold numbers within the float32 range only".into(),
+                ))
+            }
         }
     }
     if vector.iter().all(|x| *x == 0.0) {

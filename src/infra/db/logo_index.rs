@@ -39,6 +39,29 @@ pub async fn pruned_below<'e>(db: impl PgExecutor<'e>) -> Result<i64, sqlx::Erro
     Ok(h)
 }
 
+/// A logged logo change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub seq: i64,
+    pub xid: i64,
+    pub logo_id: i32,
+}
+
+/// The changes logged by transactions at or above `from` that are visible now.
+pub async fn changes_since<'e>(
+    db: impl PgExecutor<'e>,
+    from: i64,
+) -> Result<Vec<Change>, sqlx::Error> {
+    sqlx::query_as!(
+        Change,
+        r#"SELECT seq, xid, logo_id FROM embedding.logo_index_change
+           WHERE xid >= $1 ORDER BY seq"#,
+        from,
+    )
+    .fetch_all(db)
+    .await
+}
+
 /// The logos logged by transactions in `[from, to)`, each once.
 pub async fn changed_logos<'e>(
     db: impl PgExecutor<'e>,
