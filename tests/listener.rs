@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{count, fresh_database, redis_url, settings, spawn_app, wait_until};
+use common::{count, fresh_database, redis_url, settings, spawn_app, wait_until, xadd};
 use robotoff::actors::update_listener::ListenerMsg;
 use robotoff::actors::{call, UPDATE_LISTENER};
 use robotoff::app::App;
@@ -40,20 +40,6 @@ async fn start_listening(s: Settings) -> App {
     })
     .await;
     app
-}
-
-async fn xadd(redis: &str, stream: &str, fields: &[(&str, &str)]) -> String {
-    let client = redis::Client::open(redis).expect("redis url");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis connection");
-    let mut cmd = redis::cmd("XADD");
-    cmd.arg(stream).arg("*");
-    for (k, v) in fields {
-        cmd.arg(*k).arg(*v);
-    }
-    cmd.query_async::<String>(&mut conn).await.expect("XADD")
 }
 
 fn update<'a>(

@@ -7,7 +7,7 @@
 mod common;
 mod ml_support;
 
-use common::count;
+use common::{count, xadd};
 use ml_support::*;
 use serde_json::Value;
 use std::time::Duration;
@@ -436,20 +436,6 @@ fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     crc.update(kind);
     crc.update(data);
     out.extend_from_slice(&crc.sum().to_be_bytes());
-}
-
-async fn xadd(redis: &str, stream: &str, fields: &[(&str, &str)]) {
-    let client = redis::Client::open(redis).expect("redis url");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
-    let mut cmd = redis::cmd("XADD");
-    cmd.arg(stream).arg("*");
-    for (k, v) in fields {
-        cmd.arg(*k).arg(*v);
-    }
-    let _: String = cmd.query_async(&mut conn).await.expect("XADD");
 }
 
 /// Spec pipeline §2.5, §2.6 step 3, §2.7, §6.3, §3.4: an upload event, then the OCR-ready

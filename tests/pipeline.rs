@@ -5,7 +5,7 @@
 mod common;
 
 use common::po::{product_json, real_ocr_document, ProductOpenerStandIn};
-use common::{count, fresh_database, redis_url, settings, spawn_app, wait_until};
+use common::{count, fresh_database, redis_url, settings, spawn_app, wait_until, xadd};
 use robotoff::config::{Role, Settings};
 use robotoff::infra::db::{jobs, products};
 use robotoff::jobs::{JobKind, NewJob, Priority};
@@ -20,20 +20,6 @@ const BARCODE: &str = "0890000001202";
 fn with_stand_in(s: &mut Settings, po: &ProductOpenerStandIn) {
     s.product_opener.refresh_products = true;
     po.point(s);
-}
-
-async fn xadd(redis: &str, stream: &str, fields: &[(&str, &str)]) {
-    let client = redis::Client::open(redis).expect("redis url");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
-    let mut cmd = redis::cmd("XADD");
-    cmd.arg(stream).arg("*");
-    for (k, v) in fields {
-        cmd.arg(*k).arg(*v);
-    }
-    let _: String = cmd.query_async(&mut conn).await.expect("XADD");
 }
 
 /// Spec pipeline §2.5–§2.6 and §3.3a/§3.4: upload, then OCR ready, then predictions and

@@ -20,20 +20,26 @@ pub enum DecodeError {
     Invalid(String),
 }
 
-/// Decodes `bytes` (JPEG, PNG, WebP, ...) if the image has at most `max_pixels` pixels.
-pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, DecodeError> {
+fn invalid(e: impl std::fmt::Display) -> DecodeError {
+    DecodeError::Invalid(e.to_string())
+}
+
+/// A reader of `bytes` whose format is known and whose dimensions were checked against
+/// `max_pixels`, with allocation limits set for decoding.
+fn bounded_reader(
+    bytes: &[u8],
+    max_pixels: u64,
+) -> Result<ImageReader<Cursor<&[u8]>>, DecodeError> {
     let reader = || {
         ImageReader::new(Cursor::new(bytes))
             .with_guessed_format()
-            .map_err(|e| DecodeError::Invalid(e.to_string()))
+            .map_err(invalid)
     };
     let probe = reader()?;
     if probe.format().is_none() {
         return Err(DecodeError::UnknownFormat);
     }
-    let (width, height) = probe
-        .into_dimensions()
-        .map_err(|e| DecodeError::Invalid(e.to_string()))?;
+    let (width, height) = probe.into_dimensions().map_err(invalid)?;
     if u64::from(width) * u64::from(height) > max_pixels {
         return Err(DecodeError::TooLarge {
             width,
@@ -46,9 +52,12 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, DecodeError
     limits.max_alloc = Some(max_pixels.saturating_mul(16).max(1 << 20));
     let mut decoding = reader()?;
     decoding.limits(limits);
-    decoding
-        .decode()
-        .map_err(|e| DecodeError::Invalid(e.to_string()))
+    Ok(decoding)
+}
+
+/// Decodes `bytes` (JPEG, PNG, WebP, ...) if the image has at most `max_pixels` pixels.
+pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, DecodeError> {
+    bounded_reader(bytes, max_pixels)?.decode().map_err(invalid)
 }
 
 /// An image decoded as stored: its pixels in their own format, its EXIF orientation
@@ -73,35 +82,12 @@ impl Decoded {
 
 /// Decodes `bytes` like [`decode`], keeping the EXIF orientation aside.
 pub fn decode_oriented(bytes: &[u8], max_pixels: u64) -> Result<Decoded, DecodeError> {
-    let probe = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| DecodeError::Invalid(e.to_string()))?;
-    if probe.format().is_none() {
-        return Err(DecodeError::UnknownFormat);
-    }
-    let (width, height) = probe
-        .into_dimensions()
-        .map_err(|e| DecodeError::Invalid(e.to_string()))?;
-    if u64::from(width) * u64::from(height) > max_pixels {
-        return Err(DecodeError::TooLarge {
-            width,
-            height,
-            limit: max_pixels,
-        });
-    }
-    let mut reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| DecodeError::Invalid(e.to_string()))?;
-    let mut limits = Limits::default();
-    limits.max_alloc = Some(max_pixels.saturating_mul(16).max(1 << 20));
-    reader.limits(limits);
-    let mut decoder = reader
+    let mut decoder = bounded_reader(bytes, max_pixels)?
         .into_decoder()
-        .map_err(|e| DecodeError::Invalid(e.to_string()))?;
+        .map_err(invalid)?;
     let orientation = image::ImageDecoder::orientation(&mut decoder)
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let image =
-        DynamicImage::from_decoder(decoder).map_err(|e| DecodeError::Invalid(e.to_string()))?;
+    let image = DynamicImage::from_decoder(decoder).map_err(invalid)?;
     Ok(Decoded { image, orientation })
 }
 

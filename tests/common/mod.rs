@@ -18,6 +18,21 @@ pub fn admin_url() -> String {
         .expect("ROBOTOFF_TEST_DATABASE_URL is not set: run the tests with scripts/test")
 }
 
+/// Appends an entry of `fields` to `stream`; returns its id.
+pub async fn xadd(redis: &str, stream: &str, fields: &[(&str, &str)]) -> String {
+    let client = redis::Client::open(redis).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis connection");
+    let mut cmd = redis::cmd("XADD");
+    cmd.arg(stream).arg("*");
+    for (k, v) in fields {
+        cmd.arg(*k).arg(*v);
+    }
+    cmd.query_async::<String>(&mut conn).await.expect("XADD")
+}
+
 pub fn redis_url() -> String {
     std::env::var("ROBOTOFF_TEST_REDIS_URL")
         .expect("ROBOTOFF_TEST_REDIS_URL is not set: run the tests with scripts/test")
