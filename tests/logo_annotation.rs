@@ -1,6 +1,7 @@
 //! Logo annotation writes (spec api-db §1.4) and the insights they make (§4.7): a
 //! brand or label logo annotated by a user becomes a prediction and an insight applied
-//! at once with that user's credentials; a reset removes what it made.
+//! at once with that user's credentials; a reset removes what it made. The insights of a
+//! batch of annotations are made by a durable job queued with them.
 
 mod common;
 #[path = "annotation_support/mod.rs"]
@@ -50,6 +51,21 @@ async fn logo(pool: &PgPool, index: i32) -> i32 {
     .expect("logo")
 }
 
+/// The product of the logos, sold in France, with two images.
+fn french_product() -> Product {
+    let mut p = Product::new(CODE, ServerType::Off);
+    p.lang = Some("fr".into());
+    p.countries_tags = vec!["en:france".into()];
+    p.images = json!({
+        "1": {"sizes": {"full": {"w": 1000, "h": 1000}}},
+        "2": {"sizes": {"full": {"w": 1000, "h": 1000}}}
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default();
+    p
+}
+
 async fn logo_row(
     pool: &PgPool,
     id: i32,
@@ -73,17 +89,7 @@ async fn logo_row(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn annotated_logos_make_applied_insights_and_reset_removes_them() {
     let env = env().await;
-    let mut p = Product::new(CODE, ServerType::Off);
-    p.lang = Some("fr".into());
-    p.countries_tags = vec!["en:france".into()];
-    p.images = json!({
-        "1": {"sizes": {"full": {"w": 1000, "h": 1000}}},
-        "2": {"sizes": {"full": {"w": 1000, "h": 1000}}}
-    })
-    .as_object()
-    .cloned()
-    .unwrap_or_default();
-    env.store(p).await;
+    env.store(french_product()).await;
     let brand_logo = logo(&env.pool, 0).await;
     let label_logo = logo(&env.pool, 1).await;
     let base = format!("http://{}", env.app.addr.expect("api role"));
@@ -189,6 +195,30 @@ async fn annotated_logos_make_applied_insights_and_reset_removes_them() {
         }
     })
     .await;
+    // Applied by the durable job queued with the annotation: the user's decision, sent
+    // with the service's account (a user's credentials are never stored in the queue).
+    assert_eq!(
+        count(
+            &env.pool,
+            "SELECT count(*) FROM job WHERE kind = 'logo_annotation_insights' AND state = 'done'"
+        )
+        .await,
+        1
+    );
+    let (label_user,): (Option<String>,) = sqlx::query_as(
+        "SELECT username FROM product_insight WHERE barcode = $1 AND type = 'label'",
+    )
+    .bind(CODE)
+    .fetch_one(&env.pool)
+    .await
+    .expect("label insight");
+    assert_eq!(label_user.as_deref(), Some("a"));
+    let writes = env.po.writes();
+    assert_eq!(writes.len(), 2, "one more edit sent");
+    assert_eq!(
+        writes[1].form_map().get("user_id").map(String::as_str),
+        Some(ROBOTOFF_USER)
+    );
 
     // Reset needs a user Product Opener knows: without one, or with invented
     // credentials, nothing changes.
@@ -283,5 +313,78 @@ async fn annotated_logos_make_applied_insights_and_reset_removes_them() {
             Some("a".into())
         )
     );
+    env.shutdown().await;
+}
+
+/// Spec api-db §1.4 (`POST /images/logos/annotate`) and §4.7: the insights of annotated
+/// logos follow through a job queued in the annotations' transaction, which waits while
+/// Product Opener is away and applies them once it is back, exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logo_insights_survive_a_product_opener_outage() {
+    let po = common::po::ProductOpenerStandIn::start().await;
+    let db = common::fresh_database().await;
+    let env = env_with(db, po, |s| s.ml.unavailable_retry_secs = 1).await;
+    env.store(french_product()).await;
+    let brand_logo = logo(&env.pool, 0).await;
+    let base = format!("http://{}", env.app.addr.expect("api role"));
+    env.po.set_write_status(Some(503));
+    let resp = common::http()
+        .post(format!("{base}/api/v1/images/logos/annotate"))
+        .header("authorization", AUTH)
+        .json(&json!({"annotations": [{"logo_id": brand_logo, "type": "brand", "value": "Acme"}]}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(
+        resp.json::<Value>().await.expect("json"),
+        json!({"annotated": 1})
+    );
+    // The job tries, finds Product Opener away, and waits; the insight stays open.
+    let pool = env.pool.clone();
+    wait_until(Duration::from_secs(30), "a deferred attempt", || {
+        let pool = pool.clone();
+        async move {
+            (count(
+                &pool,
+                "SELECT count(*) FROM job WHERE kind = 'logo_annotation_insights'
+                   AND state <> 'done' AND last_error IS NOT NULL",
+            )
+            .await
+                == 1)
+                .then_some(())
+        }
+    })
+    .await;
+    assert_eq!(
+        count(
+            &env.pool,
+            "SELECT count(*) FROM product_insight WHERE type = 'brand' AND annotation IS NULL"
+        )
+        .await,
+        1
+    );
+    env.po.set_write_status(None);
+    wait_until(Duration::from_secs(30), "brand insight applied", || {
+        let pool = pool.clone();
+        async move {
+            (count(
+                &pool,
+                "SELECT count(*) FROM product_insight WHERE type = 'brand' AND annotation = 1
+                   AND username = 'a'",
+            )
+            .await
+                == 1)
+                .then_some(())
+        }
+    })
+    .await;
+    let applied: Vec<_> = env
+        .po
+        .writes()
+        .into_iter()
+        .filter(|w| w.form_map().get("add_brands").map(String::as_str) == Some("Acme"))
+        .collect();
+    assert!(!applied.is_empty());
     env.shutdown().await;
 }

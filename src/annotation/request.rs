@@ -63,6 +63,10 @@ pub enum Caller {
     Anonymous,
     /// Robotoff itself (automatic processing): applied with Robotoff's account.
     Robotoff,
+    /// A verified user's decision carried out later by a job (the insights of annotated
+    /// logos): applied directly and recorded under the user's name, sent with Robotoff's
+    /// account, since a user's credentials are never stored.
+    Delegated(String),
 }
 
 /// One annotation request.
@@ -144,6 +148,7 @@ impl AnnotateRequest {
     pub fn username(&self) -> Option<String> {
         match &self.caller {
             Caller::User(auth) => auth.username(),
+            Caller::Delegated(username) => Some(username.clone()).filter(|u| !u.is_empty()),
             Caller::Anonymous | Caller::Robotoff => None,
         }
     }

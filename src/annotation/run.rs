@@ -352,7 +352,7 @@ async fn apply(
                 product: loaded.product.as_ref(),
                 data,
                 is_vote,
-                automatic: !matches!(req.caller, Caller::User(_)),
+                automatic: !matches!(req.caller, Caller::User(_) | Caller::Delegated(_)),
                 facts: &loaded.facts,
             };
             Some(annotators::plan(&target)?)
@@ -450,7 +450,7 @@ async fn apply(
 fn credentials(caller: &Caller) -> Credentials {
     match caller {
         Caller::User(auth) => auth.credentials.clone(),
-        Caller::Anonymous | Caller::Robotoff => Credentials::Robotoff,
+        Caller::Anonymous | Caller::Robotoff | Caller::Delegated(_) => Credentials::Robotoff,
     }
 }
 

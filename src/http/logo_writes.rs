@@ -12,8 +12,10 @@ use super::router::ApiRequest;
 use super::router::{handler, Route};
 use super::AppState;
 use crate::annotation;
+use crate::infra::db::jobs;
 use crate::infra::db::logo_writes::{self, LogoAnnotation};
 use crate::infra::db::logos::{self};
+use crate::pipeline::logo_annotations;
 use crate::taxonomy::is_prefixed_value;
 use crate::taxonomy::TaxonomyType;
 use crate::text::get_tag;
@@ -196,23 +198,31 @@ pub async fn annotate(state: AppState, req: ApiRequest) -> Result<Response, ApiE
         Some(st) => super::params::server_type_named(st)?,
         None => ServerType::Off,
     };
+    let mut rows = std::collections::HashMap::new();
     for (id, kind, value) in &parsed {
         check_logo_annotation(kind, value.as_deref())?;
         let found = logos::get(&state.pool, *id)
             .await
             .map_err(db_error("reading a logo"))?;
-        if found.is_none() {
+        let Some(found) = found else {
             return Err(ApiError::not_found(format!("logo {id} not found")));
-        }
+        };
+        rows.insert(*id, found);
     }
     let user = state.identities.verify(server_type, credentials).await?;
-    let username = Some(user.username.clone());
+    let username = Some(user.username)
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "unknown".to_string());
     let mut tx = state
         .pool
         .begin()
         .await
         .map_err(db_error("annotating logos"))?;
-    let mut annotated = Vec::new();
+    let mut annotated = 0;
+    // The insights of brand and label logos, one job per product, queued with the
+    // annotations so that they follow even if this node stops after answering.
+    let mut by_product: std::collections::BTreeMap<(String, ServerType), Vec<i32>> =
+        Default::default();
     for (id, kind, value) in &parsed {
         let (tag, taxonomy_value) = tag_and_taxonomy_value(&state, kind, value.as_deref());
         let annotation = LogoAnnotation {
@@ -220,37 +230,36 @@ pub async fn annotate(state: AppState, req: ApiRequest) -> Result<Response, ApiE
             value: value.as_deref(),
             value_tag: tag.as_deref(),
             taxonomy_value: taxonomy_value.as_deref(),
-            username: Some(username.as_deref().unwrap_or("unknown")),
+            username: Some(&username),
         };
-        if logo_writes::annotate_if_new(&mut tx, *id, &annotation)
+        if !logo_writes::annotate_if_new(&mut tx, *id, &annotation)
             .await
             .map_err(db_error("annotating logos"))?
         {
-            annotated.push(*id);
+            continue;
+        }
+        annotated += 1;
+        let row = rows.get(id);
+        let barcode = row
+            .and_then(|r| r.barcode.clone())
+            .filter(|b| !b.is_empty());
+        if let (Some(barcode), "brand" | "label") = (barcode, kind.as_str()) {
+            let flavor = row
+                .and_then(|r| r.server_type.as_deref())
+                .and_then(|s| ServerType::from_str(s).ok())
+                .unwrap_or(ServerType::Off);
+            by_product.entry((barcode, flavor)).or_default().push(*id);
         }
     }
-    tx.commit().await.map_err(db_error("annotating logos"))?;
-    let count = annotated.len();
-    if !annotated.is_empty() {
-        // As Robotoff, the insights are made after the answer.
-        let services = state.services.clone();
-        let pool = state.pool.clone();
-        let caller = annotation::Caller::User(user.into());
-        tokio::spawn(async move {
-            let rows = match logos::by_ids(&pool, &annotated).await {
-                Ok(rows) => rows,
-                Err(e) => {
-                    tracing::error!(error = %e, "reading annotated logos");
-                    return;
-                }
-            };
-            if let Err(e) =
-                crate::actors::shards::apply_logo_annotations(&services, &rows, &caller).await
-            {
-                tracing::error!(error = %e, "insights of annotated logos");
-            }
-        });
+    let w = &state.settings.workers;
+    for ((barcode, flavor), ids) in &by_product {
+        let job = logo_annotations::job(barcode, *flavor, ids, &username);
+        jobs::enqueue(&mut *tx, &job, w.shards, w.max_attempts)
+            .await
+            .map_err(db_error("queueing the insights of annotated logos"))?;
     }
+    tx.commit().await.map_err(db_error("annotating logos"))?;
+    let count = annotated;
     json(&json!({"annotated": count}))
 }
 

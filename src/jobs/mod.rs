@@ -100,10 +100,13 @@ pub enum JobKind {
     /// New logo embeddings of an image prediction are ready for the nearest-neighbour
     /// index (payload: `image_prediction_id`).
     ProcessCreatedLogos,
+    /// Logos a user annotated become predictions, and their insights are applied as the
+    /// user's decision (payload: `logo_ids`, `username`).
+    LogoAnnotationInsights,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 12] = [
+    pub const ALL: [JobKind; 13] = [
         JobKind::Noop,
         JobKind::Probe,
         JobKind::UpdateInsights,
@@ -116,6 +119,7 @@ impl JobKind {
         JobKind::SendProductEdits,
         JobKind::RunImageModels,
         JobKind::ProcessCreatedLogos,
+        JobKind::LogoAnnotationInsights,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -132,6 +136,7 @@ impl JobKind {
             Self::SendProductEdits => "send_product_edits",
             Self::RunImageModels => "run_image_models",
             Self::ProcessCreatedLogos => "process_created_logos",
+            Self::LogoAnnotationInsights => "logo_annotation_insights",
         }
     }
 

@@ -7,6 +7,7 @@ pub mod context;
 mod edits;
 mod image;
 pub mod job;
+pub mod logo_annotations;
 pub mod logos;
 pub mod model_step;
 pub mod models;

@@ -175,6 +175,11 @@ async fn execute(
         // own answer, so only the job's completion remains.
         edits::send(ctx, job).await?;
     }
+    if kind == JobKind::LogoAnnotationInsights {
+        // Imports and annotations commit on their own (Product Opener is called between
+        // them); only the job's completion remains.
+        super::logo_annotations::run(ctx, job).await?;
+    }
     let computed = match (kind, computed) {
         (JobKind::RunImageModels, None) => Some(model_step::compute(ctx, job).await?),
         (_, computed) => computed,
@@ -270,9 +275,11 @@ async fn handle(
         JobKind::ProcessCreatedLogos => none(
             super::logos::process_created_logos(ctx, Target::of(job)?, &job.payload, conn).await,
         ),
-        JobKind::Noop | JobKind::Probe | JobKind::SendProductEdits | JobKind::RunImageModels => {
-            Ok(Effects::default())
-        }
+        JobKind::Noop
+        | JobKind::Probe
+        | JobKind::SendProductEdits
+        | JobKind::RunImageModels
+        | JobKind::LogoAnnotationInsights => Ok(Effects::default()),
     }
 }
 
