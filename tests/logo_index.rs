@@ -291,9 +291,7 @@ async fn a_crash_that_lost_the_last_save_loses_nothing() {
         .expect("answer")
         .expect("save");
     let saved = tempfile::tempdir().expect("tmp");
-    for f in ["logos.usearch", "manifest.json"] {
-        std::fs::copy(e.dir.join(f), saved.path().join(f)).expect("copy");
-    }
+    copy_files(&e.dir, saved.path());
     // Applied in memory, never saved.
     for i in 10..30u64 {
         add_logo(&e.pool, "off", i % 2, i).await;
@@ -305,14 +303,84 @@ async fn a_crash_that_lost_the_last_save_loses_nothing() {
     sync(&app).await;
     app.shutdown().await;
     // The disk as the crash left it.
-    for f in ["logos.usearch", "manifest.json"] {
-        std::fs::copy(saved.path().join(f), e.dir.join(f)).expect("restore");
-    }
+    std::fs::remove_dir_all(&e.dir).expect("rm");
+    copy_files(saved.path(), &e.dir);
     let app = common::spawn_app(settings_in(&e.db, &e.dir)).await;
     let s = ready(&app).await;
     assert_eq!(s.opened, "loaded");
     assert_in_step(&app, &e.pool).await;
     app.shutdown().await;
+}
+
+/// `kill -9` of a real `robotoff` process while it catches up with a stream of logo
+/// changes and saves every second, then more changes while it is down: the restarted
+/// node opens the files the crash left (never a half-written set), catches up, and
+/// holds exactly PostgreSQL's logos.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_while_catching_up_and_saving_loses_nothing() {
+    let e = env().await;
+    let mut ids = Vec::new();
+    for i in 0..60u64 {
+        ids.push(add_logo(&e.pool, "off", i % 3, i).await);
+    }
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_robotoff"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("ROBOTOFF__") {
+            cmd.env_remove(key);
+        }
+    }
+    let mut child = cmd
+        .args(["serve", "--roles", "workers"])
+        .env("ROBOTOFF__DATABASE__URL", &e.db)
+        .env("ROBOTOFF__INDEX__DIR", &e.dir)
+        .env("ROBOTOFF__INDEX__QUANTIZATION", "f32")
+        .env("ROBOTOFF__INDEX__SYNC_INTERVAL_MS", "20")
+        .env("ROBOTOFF__INDEX__SAVE_INTERVAL_SECS", "1")
+        .env("ROBOTOFF__DATA__DIR", common::shared_data_dir())
+        .env("ROBOTOFF__LOG__LEVEL", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn robotoff serve");
+    let manifest = e.dir.join("manifest.json");
+    common::wait_until(Duration::from_secs(60), "a first save", || async {
+        manifest.exists().then_some(())
+    })
+    .await;
+    // A stream of additions, deletions and moves; the process dies in the middle of it.
+    for round in 0..26u64 {
+        churn(&e.pool, &mut ids, round).await;
+    }
+    child.kill().expect("kill -9");
+    child.wait().expect("reap");
+    for round in 26..40u64 {
+        churn(&e.pool, &mut ids, round).await;
+    }
+    let app = common::spawn_app(settings_in(&e.db, &e.dir)).await;
+    let s = ready(&app).await;
+    assert_eq!(s.opened, "loaded", "{s:?}");
+    assert_in_step(&app, &e.pool).await;
+    app.shutdown().await;
+}
+
+/// One round of logo changes: eight new logos (two on another flavor), the oldest
+/// remaining one deleted, a recent one moved to another flavor.
+async fn churn(pool: &PgPool, ids: &mut Vec<i32>, round: u64) {
+    for j in 0..8u64 {
+        let flavor = if j % 4 == 0 { "obf" } else { "off" };
+        ids.push(add_logo(pool, flavor, j % 3, 100 + round * 8 + j).await);
+    }
+    sqlx::query("DELETE FROM logo_annotation WHERE id = $1")
+        .bind(ids[round as usize])
+        .execute(pool)
+        .await
+        .expect("delete");
+    sqlx::query("UPDATE logo_annotation SET server_type = 'opff' WHERE id = $1")
+        .bind(ids[ids.len() - 3])
+        .execute(pool)
+        .await
+        .expect("move");
+    tokio::time::sleep(Duration::from_millis(40)).await;
 }
 
 /// No files, damaged files, other parameters or a change log that no longer reaches back
@@ -337,7 +405,7 @@ async fn missing_damaged_or_stale_files_are_rebuilt() {
     app.shutdown().await;
 
     // A flipped byte in the index file.
-    let path = e.dir.join("logos.usearch");
+    let path = e.dir.join(index_file(&e.dir));
     let mut b = std::fs::read(&path).expect("read");
     let mid = b.len() / 2;
     b[mid] ^= 0xff;
@@ -357,8 +425,12 @@ async fn missing_damaged_or_stale_files_are_rebuilt() {
     let mut m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(e.dir.join("manifest.json")).expect("manifest"))
             .expect("json");
-    m["file_len"] = 19.into();
-    m["file_crc32"] = crc32fast::hash(b"not an index at all").into();
+    for f in m["files"].as_array_mut().expect("files") {
+        if f["flavor"] == "off" {
+            f["len"] = 19.into();
+            f["crc32"] = crc32fast::hash(b"not an index at all").into();
+        }
+    }
     std::fs::write(e.dir.join("manifest.json"), m.to_string()).expect("manifest");
     let app = start(&e).await;
     let s = ready(&app).await;
@@ -1007,4 +1079,28 @@ async fn a_long_transaction_does_not_hold_the_index_back() {
     long.commit().await.expect("commit");
     assert_in_step(&app, &e.pool).await;
     app.shutdown().await;
+}
+
+/// Copies the files of directory `from` into `to` (created).
+fn copy_files(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+    }
+}
+
+/// The index file of the food logos, as the manifest names it.
+fn index_file(dir: &std::path::Path) -> String {
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).expect("manifest"))
+            .expect("json");
+    m["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .find(|f| f["flavor"] == "off")
+        .and_then(|f| f["file"].as_str())
+        .expect("the file of the food logos")
+        .to_string()
 }

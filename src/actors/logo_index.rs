@@ -121,7 +121,7 @@ impl LogoIndexState {
         let vectors = synced.vectors.clone();
         let horizon = synced.horizon;
         let clock = Instant::now();
-        tokio::task::spawn_blocking(move || vectors.save(&dir, horizon))
+        tokio::task::spawn_blocking(move || ann::files::save(&vectors, &dir, horizon))
             .await
             .map_err(|e| LogoIndexError::Index(e.to_string()))?
             .map_err(|e| LogoIndexError::Index(e.to_string()))?;

@@ -36,17 +36,16 @@ pub fn build(
 ) -> Result<(LogoVectors, Build), StoreError> {
     let vectors = LogoVectors::new(params)?;
     let threads = threads.max(1);
-    vectors.reserve(base.rows.max(1), threads)?;
+    vectors.reserve(Some(ServerType::Off), base.rows.max(1), threads)?;
     let clock = Instant::now();
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let chunk = base.rows.div_ceil(threads).max(1);
     std::thread::scope(|s| -> Result<(), StoreError> {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let (vectors, done) = (&vectors, &done);
+                // Rows in order, dealt out in turn, as a rebuild adds them.
                 s.spawn(move || -> Result<(), StoreError> {
-                    let end = ((t + 1) * chunk).min(base.rows);
-                    for row in (t * chunk).min(end)..end {
+                    for row in (t..base.rows).step_by(threads) {
                         vectors.add_new(row as i64, Some(ServerType::Off), base.row(row))?;
                         let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                         if n % 4096 == 0 {

@@ -1,7 +1,8 @@
 //! The logo nearest-neighbour index: usearch HNSW over the CLIP logo embeddings, rebuilt
 //! from nothing but PostgreSQL and kept in step with it through the logged logo changes.
 //!
-//! * [`store`]: the vectors, their keys (logo id and flavor), atomic save and checked open;
+//! * [`store`]: the vectors, one graph per flavor, and their keys (logo id and flavor);
+//! * [`files`]: atomic save and checked open;
 //! * [`sync`]: rebuild from `embedding.logo_embedding`, catch up with changes;
 //! * [`vote`]: a logo's label from its neighbours' annotations;
 //! * [`refresh`]: queueing the neighbours of old logos again;
@@ -12,12 +13,14 @@
 //! Uses `infra::db` and `types`; the `LogoIndex` actor drives it.
 
 pub mod bench;
+pub mod files;
 pub mod npy;
 pub mod refresh;
 pub mod store;
 pub mod sync;
 pub mod vote;
 
+pub use files::{Manifest, OpenError};
 pub use store::{IndexParams, LogoVectors, Neighbor, Quantization, EMBEDDING_DIM};
 pub use sync::{CatchUp, Opened, SyncError, Synced};
 

@@ -1,7 +1,7 @@
 //! `robotoff ann rebuild|stats`: the logo index under `index.dir`, operated from the
 //! command line (see `ann`).
 
-use crate::ann::{self, bench, npy, LogoVectors, Quantization};
+use crate::ann::{self, bench, npy, Quantization};
 use crate::app::open_database;
 use crate::config::Overrides;
 use crate::infra::db::logo_index as db;
@@ -77,6 +77,10 @@ pub struct BenchArgs {
     /// Build threads (default: every core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Also save the index in this directory and open it again, printing
+    /// `{"save_s", "reload_s", "files_mb"}` (the searches then use the reopened index).
+    #[arg(long)]
+    pub save_dir: Option<PathBuf>,
 }
 
 /// Resident memory of this process, in MB.
@@ -157,6 +161,24 @@ fn bench(settings: &crate::config::Settings, args: BenchArgs) -> anyhow::Result<
             "index_mb": built.index_bytes as f64 / 1e6,
         })
     );
+    if let Some(dir) = &args.save_dir {
+        let clock = Instant::now();
+        let manifest = ann::files::save(&index, dir, 0)?;
+        let save_s = clock.elapsed().as_secs_f64();
+        drop(index);
+        let clock = Instant::now();
+        let (reopened, _) = ann::files::open(dir, params)?;
+        let reload_s = clock.elapsed().as_secs_f64();
+        index = reopened;
+        println!(
+            "{}",
+            serde_json::json!({
+                "save_s": save_s,
+                "reload_s": reload_s,
+                "files_mb": manifest.bytes() as f64 / 1e6,
+            })
+        );
+    }
     for ef in &args.ef {
         for k in &args.k {
             let m = bench::measure(&mut index, &queries, &truth, *ef, *k)?;
@@ -209,7 +231,7 @@ pub fn run(config: Option<&Path>, args: AnnArgs) -> anyhow::Result<ExitCode> {
                 .await?;
                 bar.finish_and_clear();
                 let built = clock.elapsed();
-                let manifest = synced.vectors.save(&s.dir, synced.horizon)?;
+                let manifest = ann::files::save(&synced.vectors, &s.dir, synced.horizon)?;
                 println!(
                     "{}",
                     serde_json::json!({
@@ -218,7 +240,7 @@ pub fn run(config: Option<&Path>, args: AnnArgs) -> anyhow::Result<ExitCode> {
                         "threads": threads,
                         "build_s": built.as_secs_f64(),
                         "save_s": (clock.elapsed() - built).as_secs_f64(),
-                        "index_mb": manifest.file_len as f64 / 1e6,
+                        "index_mb": manifest.bytes() as f64 / 1e6,
                         "dir": s.dir.display().to_string(),
                     })
                 );
@@ -253,7 +275,7 @@ pub fn run(config: Option<&Path>, args: AnnArgs) -> anyhow::Result<ExitCode> {
             AnnCommand::Stats => {
                 let rows = db::embedded_count(&pool).await?;
                 let clock = Instant::now();
-                match LogoVectors::open(&s.dir, params) {
+                match ann::files::open(&s.dir, params) {
                     Ok((vectors, manifest)) => {
                         let load_s = clock.elapsed().as_secs_f64();
                         let pending = db::changed_logos(&pool, manifest.horizon, i64::MAX).await?;
@@ -264,6 +286,7 @@ pub fn run(config: Option<&Path>, args: AnnArgs) -> anyhow::Result<ExitCode> {
                                 "vectors": vectors.len(),
                                 "postgresql_embeddings": rows,
                                 "drift": rows - vectors.len() as i64,
+                                "flavors": vectors.sizes().into_iter().filter(|(_, n)| *n > 0).collect::<std::collections::BTreeMap<_, _>>(),
                                 "logos_changed_since_save": pending.len(),
                                 "manifest": manifest,
                                 "load_s": load_s,
