@@ -7,11 +7,10 @@ mod common;
 #[path = "annotation_support/mod.rs"]
 mod support;
 
-use common::{count, wait_until};
+use common::{count, wait_for_count};
 use robotoff::types::{Product, ServerType};
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use std::time::Duration;
 use support::*;
 
 const CODE: &str = "3760094310634";
@@ -182,18 +181,12 @@ async fn annotated_logos_make_applied_insights_and_reset_removes_them() {
         Some("Acme")
     );
     let pool = env.pool.clone();
-    wait_until(Duration::from_secs(30), "label insight applied", || {
-        let pool = pool.clone();
-        async move {
-            (count(
-                &pool,
-                "SELECT count(*) FROM product_insight WHERE type = 'label' AND annotation = 1",
-            )
-            .await
-                == 1)
-                .then_some(())
-        }
-    })
+    wait_for_count(
+        &pool,
+        "SELECT count(*) FROM product_insight WHERE type = 'label' AND annotation = 1",
+        1,
+        "label insight applied",
+    )
     .await;
     // Applied by the durable job queued with the annotation: the user's decision, sent
     // with the service's account (a user's credentials are never stored in the queue).
@@ -342,19 +335,13 @@ async fn logo_insights_survive_a_product_opener_outage() {
     );
     // The job tries, finds Product Opener away, and waits; the insight stays open.
     let pool = env.pool.clone();
-    wait_until(Duration::from_secs(30), "a deferred attempt", || {
-        let pool = pool.clone();
-        async move {
-            (count(
-                &pool,
-                "SELECT count(*) FROM job WHERE kind = 'logo_annotation_insights'
+    wait_for_count(
+        &pool,
+        "SELECT count(*) FROM job WHERE kind = 'logo_annotation_insights'
                    AND state <> 'done' AND last_error IS NOT NULL",
-            )
-            .await
-                == 1)
-                .then_some(())
-        }
-    })
+        1,
+        "a deferred attempt",
+    )
     .await;
     assert_eq!(
         count(
@@ -365,19 +352,13 @@ async fn logo_insights_survive_a_product_opener_outage() {
         1
     );
     env.po.set_write_status(None);
-    wait_until(Duration::from_secs(30), "brand insight applied", || {
-        let pool = pool.clone();
-        async move {
-            (count(
-                &pool,
-                "SELECT count(*) FROM product_insight WHERE type = 'brand' AND annotation = 1
+    wait_for_count(
+        &pool,
+        "SELECT count(*) FROM product_insight WHERE type = 'brand' AND annotation = 1
                    AND username = 'a'",
-            )
-            .await
-                == 1)
-                .then_some(())
-        }
-    })
+        1,
+        "brand insight applied",
+    )
     .await;
     let applied: Vec<_> = env
         .po

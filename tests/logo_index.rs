@@ -165,6 +165,17 @@ async fn assert_in_step(app: &App, pool: &PgPool) {
     }
 }
 
+/// Starts a node on the environment's database and index files, waits for its index,
+/// checks that it holds exactly PostgreSQL's logos, stops it, and says how the index was
+/// obtained (`loaded`, `rebuilt: <why>`).
+async fn restart_in_step(e: &Env) -> String {
+    let app = common::spawn_app(settings_in(&e.db, &e.dir)).await;
+    let opened = ready(&app).await.opened;
+    assert_in_step(&app, &e.pool).await;
+    app.shutdown().await;
+    opened
+}
+
 fn settings_in(db: &str, dir: &Path) -> robotoff::config::Settings {
     let mut s = common::settings(db);
     s.index.dir = dir.to_path_buf();
@@ -269,11 +280,7 @@ async fn a_restart_loads_the_saved_index_and_catches_up() {
         .execute(&e.pool)
         .await
         .expect("delete");
-    let app = common::spawn_app(settings_in(&e.db, &e.dir)).await;
-    let s = ready(&app).await;
-    assert_eq!(s.opened, "loaded");
-    assert_in_step(&app, &e.pool).await;
-    app.shutdown().await;
+    assert_eq!(restart_in_step(&e).await, "loaded");
 }
 
 /// A crash after database commits the index had applied but not saved: the files on disk
@@ -305,11 +312,7 @@ async fn a_crash_that_lost_the_last_save_loses_nothing() {
     // The disk as the crash left it.
     std::fs::remove_dir_all(&e.dir).expect("rm");
     copy_files(saved.path(), &e.dir);
-    let app = common::spawn_app(settings_in(&e.db, &e.dir)).await;
-    let s = ready(&app).await;
-    assert_eq!(s.opened, "loaded");
-    assert_in_step(&app, &e.pool).await;
-    app.shutdown().await;
+    assert_eq!(restart_in_step(&e).await, "loaded");
 }
 
 /// `kill -9` of a real `robotoff` process while it catches up with a stream of logo
@@ -356,11 +359,7 @@ async fn kill_9_while_catching_up_and_saving_loses_nothing() {
     for round in 26..40u64 {
         churn(&e.pool, &mut ids, round).await;
     }
-    let app = common::spawn_app(settings_in(&e.db, &e.dir)).await;
-    let s = ready(&app).await;
-    assert_eq!(s.opened, "loaded", "{s:?}");
-    assert_in_step(&app, &e.pool).await;
-    app.shutdown().await;
+    assert_eq!(restart_in_step(&e).await, "loaded");
 }
 
 /// One round of logo changes: eight new logos (two on another flavor), the oldest
@@ -391,18 +390,13 @@ async fn missing_damaged_or_stale_files_are_rebuilt() {
     for i in 0..12u64 {
         add_logo(&e.pool, if i % 3 == 0 { "opf" } else { "off" }, i % 3, i).await;
     }
-    let start = |e: &Env| common::spawn_app(settings_in(&e.db, &e.dir));
-
-    let app = start(&e).await;
+    let app = common::spawn_app(settings_in(&e.db, &e.dir)).await;
     ready(&app).await;
     app.shutdown().await;
 
     // Deleted directory.
     std::fs::remove_dir_all(&e.dir).expect("rm");
-    let app = start(&e).await;
-    assert_eq!(ready(&app).await.opened, "rebuilt: no saved index");
-    assert_in_step(&app, &e.pool).await;
-    app.shutdown().await;
+    assert_eq!(restart_in_step(&e).await, "rebuilt: no saved index");
 
     // A flipped byte in the index file.
     let path = e.dir.join(index_file(&e.dir));
@@ -410,15 +404,11 @@ async fn missing_damaged_or_stale_files_are_rebuilt() {
     let mid = b.len() / 2;
     b[mid] ^= 0xff;
     std::fs::write(&path, &b).expect("write");
-    let app = start(&e).await;
-    let s = ready(&app).await;
+    let opened = restart_in_step(&e).await;
     assert!(
-        s.opened
-            .starts_with("rebuilt: the saved index does not match"),
-        "{s:?}"
+        opened.starts_with("rebuilt: the saved index does not match"),
+        "{opened}"
     );
-    assert_in_step(&app, &e.pool).await;
-    app.shutdown().await;
 
     // Garbage instead of the index file, with a manifest that matches it.
     std::fs::write(&path, b"not an index at all").expect("write");
@@ -432,22 +422,16 @@ async fn missing_damaged_or_stale_files_are_rebuilt() {
         }
     }
     std::fs::write(e.dir.join("manifest.json"), m.to_string()).expect("manifest");
-    let app = start(&e).await;
-    let s = ready(&app).await;
-    assert!(s.opened.starts_with("rebuilt:"), "{s:?}");
-    assert_in_step(&app, &e.pool).await;
-    app.shutdown().await;
+    let opened = restart_in_step(&e).await;
+    assert!(opened.starts_with("rebuilt:"), "{opened}");
 
     // The change log was pruned past the saved index.
     sqlx::query("UPDATE embedding.logo_index_horizon SET pruned_below = 9223372036854775000")
         .execute(&e.pool)
         .await
         .expect("prune");
-    let app = start(&e).await;
-    let s = ready(&app).await;
-    assert!(s.opened.contains("older than the change log"), "{s:?}");
-    assert_in_step(&app, &e.pool).await;
-    app.shutdown().await;
+    let opened = restart_in_step(&e).await;
+    assert!(opened.contains("older than the change log"), "{opened}");
 
     // Other parameters.
     let mut other = settings_in(&e.db, &e.dir);
@@ -514,10 +498,7 @@ async fn ann_rebuild_and_stats_from_the_command_line() {
     assert_eq!(stats["drift"], -1);
     assert_eq!(stats["logos_changed_since_save"], 1);
 
-    let app = common::spawn_app(settings_in(&e.db, &e.dir)).await;
-    assert_eq!(ready(&app).await.opened, "loaded");
-    assert_in_step(&app, &e.pool).await;
-    app.shutdown().await;
+    assert_eq!(restart_in_step(&e).await, "loaded");
 }
 
 /// Spec pipeline §6.4, api-db §1.4: `GET /api/v1/ann/search[/{logo_id}]` and the

@@ -264,28 +264,9 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ann::store::tests::{f32_params, vectors};
     use crate::ann::store::Quantization;
     use crate::types::ServerType;
-    use rand::{Rng, SeedableRng};
-
-    fn vectors(n: usize, seed: u64) -> Vec<Vec<f32>> {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        (0..n)
-            .map(|_| {
-                (0..EMBEDDING_DIM)
-                    .map(|_| rng.random_range(-1.0..1.0))
-                    .collect()
-            })
-            .collect()
-    }
-
-    fn f32_params() -> IndexParams {
-        IndexParams {
-            quantization: Quantization::F32,
-            expansion_search: 256,
-            ..IndexParams::default()
-        }
-    }
 
     #[test]
     fn saved_index_reopens_and_corruption_is_detected() {

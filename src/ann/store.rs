@@ -136,6 +136,18 @@ fn key_of(logo_id: i64, part: usize) -> Result<u64, StoreError> {
     Ok(id << 3 | CODES[part])
 }
 
+/// The part, key and normalised vector of a logo to add (checked before anything
+/// changes).
+fn entry(
+    logo_id: i64,
+    server_type: Option<ServerType>,
+    embedding: &[f32],
+) -> Result<(usize, u64, Vec<f32>), StoreError> {
+    let v = normalised(embedding)?;
+    let part = part_of(server_type);
+    Ok((part, key_of(logo_id, part)?, v))
+}
+
 fn logo_of(key: u64) -> i64 {
     (key >> 3) as i64
 }
@@ -293,9 +305,7 @@ impl LogoVectors {
         server_type: Option<ServerType>,
         embedding: &[f32],
     ) -> Result<(), StoreError> {
-        let v = normalised(embedding)?;
-        let part = part_of(server_type);
-        let key = key_of(logo_id, part)?;
+        let (part, key, v) = entry(logo_id, server_type, embedding)?;
         self.remove(logo_id)?;
         let index = &self.parts[part];
         if index.size() >= index.capacity() {
@@ -313,9 +323,7 @@ impl LogoVectors {
         server_type: Option<ServerType>,
         embedding: &[f32],
     ) -> Result<(), StoreError> {
-        let v = normalised(embedding)?;
-        let part = part_of(server_type);
-        let key = key_of(logo_id, part)?;
+        let (part, key, v) = entry(logo_id, server_type, embedding)?;
         self.parts[part].add(key, &v).map_err(index_err)
     }
 
@@ -383,11 +391,11 @@ impl LogoVectors {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
 
-    fn vectors(n: usize, seed: u64) -> Vec<Vec<f32>> {
+    pub(crate) fn vectors(n: usize, seed: u64) -> Vec<Vec<f32>> {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         (0..n)
             .map(|_| {
@@ -407,7 +415,7 @@ mod tests {
             .sum()
     }
 
-    fn f32_params() -> IndexParams {
+    pub(crate) fn f32_params() -> IndexParams {
         IndexParams {
             quantization: Quantization::F32,
             expansion_search: 256,

@@ -160,6 +160,14 @@ pub async fn count(pool: &PgPool, sql: &str) -> i64 {
         .expect("count query")
 }
 
+/// Waits (at most 30 s) until `sql`, a `count(*)` query, answers `want`.
+pub async fn wait_for_count(pool: &PgPool, sql: &str, want: i64, what: &str) {
+    wait_until(Duration::from_secs(30), what, || async {
+        (count(pool, sql).await == want).then_some(())
+    })
+    .await
+}
+
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
