@@ -190,14 +190,14 @@ async fn annotated_logos_make_applied_insights_and_reset_removes_them() {
     .await;
     // Applied by the durable job queued with the annotation: the user's decision, sent
     // with the service's account (a user's credentials are never stored in the queue).
-    assert_eq!(
-        count(
-            &env.pool,
-            "SELECT count(*) FROM job WHERE kind = 'logo_annotation_insights' AND state = 'done'"
-        )
-        .await,
-        1
-    );
+    // The job completes in its own transaction, just after the insight is applied.
+    wait_for_count(
+        &pool,
+        "SELECT count(*) FROM job WHERE kind = 'logo_annotation_insights' AND state = 'done'",
+        1,
+        "the insights job done",
+    )
+    .await;
     let (label_user,): (Option<String>,) = sqlx::query_as(
         "SELECT username FROM product_insight WHERE barcode = $1 AND type = 'label'",
     )
