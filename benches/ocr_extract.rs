@@ -2,11 +2,16 @@
 //! latency percentiles, peak memory, and the start-up cost of loading each data set.
 //!
 //! `cargo bench --bench ocr_extract -- [--docs N] [--seed S] [--types all|t1,t2]
-//!  [--write-corpus DIR]` (release profile). The corpus is synthetic, built from the real
-//! documents in `shared/conformance/real_docs`.
+//!  [--real] [--write-corpus DIR]` (release profile). The corpus is built from the real
+//! documents in `shared/conformance/real_docs`: with `--real`, those pages and variants
+//! of them that keep their shape (shuffled words, words of other languages from the
+//! taxonomies, merged pages), gzipped as Product Opener stores them; without it,
+//! synthetic pages made of their blocks. `--write-corpus` writes the corpus to a
+//! directory for `robotoff extract-ocr` (see `scripts/bench-ocr`).
 
 use anyhow::{bail, Context};
 use rayon::prelude::*;
+use robotoff::ocr::corpus::variants::{taxonomy_words, RealShaped};
 use robotoff::ocr::corpus::CorpusGenerator;
 use robotoff::ocr::{self, OcrContent, OcrDocument, OcrResources, OCR_PREDICTION_TYPES};
 use robotoff::types::PredictionType;
@@ -38,6 +43,20 @@ fn read_seed_documents(dir: &Path) -> anyhow::Result<Vec<Value>> {
         docs.push(serde_json::from_slice(&bytes)?);
     }
     Ok(docs)
+}
+
+fn gunzip(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes), &mut out)?;
+    Ok(out)
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    match enc.write_all(bytes).and_then(|()| enc.finish()) {
+        Ok(out) => out,
+        Err(_) => Vec::new(),
+    }
 }
 
 fn peak_rss_kib() -> Option<u64> {
@@ -75,6 +94,7 @@ fn main() -> anyhow::Result<()> {
     let mut seed: u64 = 20240601;
     let mut types: Vec<PredictionType> = OCR_PREDICTION_TYPES.to_vec();
     let mut write_corpus: Option<PathBuf> = None;
+    let mut real = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -89,6 +109,7 @@ fn main() -> anyhow::Result<()> {
             "--write-corpus" => {
                 write_corpus = Some(args.next().context("--write-corpus DIR")?.into())
             }
+            "--real" => real = true,
             "--bench" => {}
             other => bail!("unknown argument {other}"),
         }
@@ -108,27 +129,50 @@ fn main() -> anyhow::Result<()> {
 
     // Corpus.
     let seeds = read_seed_documents(&shared().join("conformance/real_docs"))?;
-    let generator = CorpusGenerator::from_documents(&seeds, seed)?;
     let t = Instant::now();
-    let corpus: Vec<Vec<u8>> = (0..docs_n)
-        .into_par_iter()
-        .map(|i| serde_json::to_vec(&generator.document(i)).unwrap_or_default())
-        .collect();
-    let total_bytes: usize = corpus.iter().map(Vec::len).sum();
+    let corpus: Vec<(String, Vec<u8>)> = if real {
+        let mut vocabulary = Vec::new();
+        for name in ["ingredients", "categories"] {
+            let path = data_dir.join(format!("taxonomies/{name}.full.json.gz"));
+            let bytes = gunzip(&std::fs::read(&path).with_context(|| path.display().to_string())?)?;
+            vocabulary.extend(taxonomy_words(&serde_json::from_slice(&bytes)?));
+        }
+        let generator = RealShaped::new(&seeds, vocabulary, seed)?;
+        (0..docs_n)
+            .into_par_iter()
+            .map(|i| {
+                let (variant, doc) = generator.document(i);
+                let json = serde_json::to_vec(&doc).unwrap_or_default();
+                let name = format!("real_{i:06}_{}.json.gz", variant.as_str());
+                (name, gzip(&json))
+            })
+            .collect()
+    } else {
+        let generator = CorpusGenerator::from_documents(&seeds, seed)?;
+        (0..docs_n)
+            .into_par_iter()
+            .map(|i| {
+                let json = serde_json::to_vec(&generator.document(i)).unwrap_or_default();
+                (format!("synthetic_{i:06}.json"), json)
+            })
+            .collect()
+    };
+    let total_bytes: usize = corpus.iter().map(|(_, b)| b.len()).sum();
     println!(
-        "corpus: {} documents, {:.1} MiB of JSON, generated in {:.1} s (seed {seed})",
+        "corpus: {} {} documents, {:.1} MiB as stored, generated in {:.1} s (seed {seed})",
         corpus.len(),
+        if real { "real-shaped" } else { "synthetic" },
         total_bytes as f64 / 1048576.0,
         t.elapsed().as_secs_f64()
     );
     if let Some(dir) = &write_corpus {
         std::fs::create_dir_all(dir)?;
-        for (i, bytes) in corpus.iter().enumerate() {
-            let path = dir.join(format!("synthetic_{i:06}.json"));
-            std::fs::File::create(&path)?.write_all(bytes)?;
+        for (name, bytes) in &corpus {
+            std::fs::File::create(dir.join(name))?.write_all(bytes)?;
         }
         println!("corpus written to {}", dir.display());
     }
+    let corpus: Vec<Vec<u8>> = corpus.into_iter().map(|(_, b)| b).collect();
 
     // One core: parse + extract, one document after the other.
     let mut latencies = Vec::with_capacity(corpus.len());

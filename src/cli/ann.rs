@@ -51,8 +51,8 @@ pub enum AnnCommand {
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Base vectors: little-endian f32 `[n, 512]` (.npy).
-    #[arg(long)]
-    pub base: PathBuf,
+    #[arg(long, required_unless_present = "load")]
+    pub base: Option<PathBuf>,
     /// Query vectors: little-endian f32 `[nq, 512]` (.npy).
     #[arg(long)]
     pub queries: PathBuf,
@@ -81,6 +81,10 @@ pub struct BenchArgs {
     /// `{"save_s", "reload_s", "files_mb"}` (the searches then use the reopened index).
     #[arg(long)]
     pub save_dir: Option<PathBuf>,
+    /// Search the index saved in this directory by `--save-dir` instead of building one
+    /// (same quantization and connectivity); prints `{"reload_s", "vectors"}`.
+    #[arg(long, conflicts_with_all = ["base", "save_dir"])]
+    pub load: Option<PathBuf>,
 }
 
 /// Resident memory of this process, in MB.
@@ -120,14 +124,12 @@ fn bench(settings: &crate::config::Settings, args: BenchArgs) -> anyhow::Result<
         !args.ef.is_empty() && args.ef.iter().all(|e| *e >= 1),
         "--ef takes positive numbers"
     );
-    let base = npy::read_f32(&args.base)?;
     let queries = npy::read_f32(&args.queries)?;
     let truth = npy::read_i64(&args.ground_truth)?;
     anyhow::ensure!(
-        base.cols == ann::EMBEDDING_DIM && queries.cols == ann::EMBEDDING_DIM,
-        "vectors must have {} dimensions (base: {}, queries: {})",
+        queries.cols == ann::EMBEDDING_DIM,
+        "query vectors must have {} dimensions, not {}",
         ann::EMBEDDING_DIM,
-        base.cols,
         queries.cols
     );
     anyhow::ensure!(
@@ -141,6 +143,50 @@ fn bench(settings: &crate::config::Settings, args: BenchArgs) -> anyhow::Result<
         truth.cols >= max_k,
         "the ground truth has {} neighbours per query, --k asks for {max_k}",
         truth.cols
+    );
+    let mut index = match (&args.load, &args.base) {
+        (Some(dir), _) => {
+            let clock = Instant::now();
+            let (index, _) = ann::files::open(dir, params)?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "reload_s": clock.elapsed().as_secs_f64(),
+                    "vectors": index.len(),
+                })
+            );
+            index
+        }
+        (None, Some(base)) => build_for_bench(base.clone(), params, &args)?,
+        (None, None) => anyhow::bail!("--base or --load is needed"),
+    };
+    for ef in &args.ef {
+        for k in &args.k {
+            let m = bench::measure(&mut index, &queries, &truth, *ef, *k)?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "ef": m.ef, "k": m.k, "recall": m.recall, "qps": m.qps,
+                    "p50_ms": m.p50_ms, "p99_ms": m.p99_ms,
+                })
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The bench's index built from `base` (and saved and reopened with `--save-dir`).
+fn build_for_bench(
+    base: PathBuf,
+    params: ann::IndexParams,
+    args: &BenchArgs,
+) -> anyhow::Result<ann::LogoVectors> {
+    let base = npy::read_f32(&base)?;
+    anyhow::ensure!(
+        base.cols == ann::EMBEDDING_DIM,
+        "base vectors must have {} dimensions, not {}",
+        ann::EMBEDDING_DIM,
+        base.cols
     );
     let threads = args
         .threads
@@ -179,19 +225,7 @@ fn bench(settings: &crate::config::Settings, args: BenchArgs) -> anyhow::Result<
             })
         );
     }
-    for ef in &args.ef {
-        for k in &args.k {
-            let m = bench::measure(&mut index, &queries, &truth, *ef, *k)?;
-            println!(
-                "{}",
-                serde_json::json!({
-                    "ef": m.ef, "k": m.k, "recall": m.recall, "qps": m.qps,
-                    "p50_ms": m.p50_ms, "p99_ms": m.p99_ms,
-                })
-            );
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(index)
 }
 
 pub fn run(config: Option<&Path>, args: AnnArgs) -> anyhow::Result<ExitCode> {

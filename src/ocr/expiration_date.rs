@@ -2,7 +2,7 @@
 
 use super::content::OcrContent;
 use super::document::OcrField;
-use super::pattern::{captures_all, group, span, OcrRegex};
+use super::pattern::{group, span, OcrRegex};
 use crate::types::{Prediction, PredictionType};
 use chrono::NaiveDate;
 use serde_json::{json, Map, Value};
@@ -72,7 +72,7 @@ pub fn find_expiration_date(content: &OcrContent<'_>) -> Vec<Prediction> {
         ("full_digits_long", &*FULL_DIGITS_LONG, false),
     ] {
         let text = content.text(regex.field);
-        for caps in captures_all(&regex.regex, text) {
+        for caps in regex.captures_in(text) {
             let Some(date) = parse_date(group(&caps, 1), group(&caps, 2), group(&caps, 3), short)
             else {
                 continue;

@@ -4,7 +4,7 @@
 use super::content::OcrContent;
 use super::document::OcrField;
 use super::pattern::Caps;
-use super::pattern::{captures_all, group, span, OcrRegex};
+use super::pattern::{group, span, OcrRegex};
 use super::resources::{KeyNameProcessor, OcrResources};
 use crate::types::{Prediction, PredictionType};
 use serde_json::{json, Map, Value};
@@ -172,7 +172,7 @@ pub fn find_labels_regex(content: &OcrContent<'_>) -> Vec<Prediction> {
     let mut out = Vec::new();
     for r in LABEL_REGEXES.iter() {
         let text = content.text(r.regex.field);
-        for caps in captures_all(&r.regex.regex, text) {
+        for caps in r.regex.captures_in(text) {
             let tag = match r.tagging {
                 Tagging::Fixed => r.label.to_string(),
                 Tagging::EuOrganicCode => match eu_organic_tag(&caps) {

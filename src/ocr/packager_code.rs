@@ -4,7 +4,7 @@
 use super::content::OcrContent;
 use super::document::OcrField;
 use super::pattern::Caps;
-use super::pattern::{captures_all, group, span, OcrRegex};
+use super::pattern::{group, span, OcrRegex};
 use super::resources::{KeyNameProcessor, OcrResources};
 use crate::types::{Prediction, PredictionType};
 use serde_json::{json, Map, Value};
@@ -118,7 +118,7 @@ pub fn find_packager_codes_regex(content: &OcrContent<'_>) -> Vec<Prediction> {
     let mut out = Vec::new();
     for code in PACKAGER_CODES.iter() {
         let text = content.text(code.regex.field);
-        for caps in captures_all(&code.regex.regex, text) {
+        for caps in code.regex.captures_in(text) {
             let value = format_code(code.format, &caps);
             let mut data = Map::new();
             data.insert("raw".into(), json!(group(&caps, 0)));
@@ -185,7 +185,7 @@ pub fn find_usda_codes(processor: &KeyNameProcessor, content: &OcrContent<'_>) -
     let mut out = Vec::new();
     for r in USDA_REGEXES.iter() {
         let text = content.text(r.field);
-        for caps in captures_all(&r.regex, text) {
+        for caps in r.captures_in(text) {
             let Some(value) = usda_code_of(processor, group(&caps, 0)) else {
                 continue;
             };

@@ -13,6 +13,9 @@ pub type Caps<'t> = fancy_regex::Captures<'t, str>;
 pub struct OcrRegex {
     pub regex: Regex,
     pub field: OcrField,
+    /// The pattern without its look-arounds, on the `regex` crate: finds where a match
+    /// can start (see [`captures_prefiltered`]).
+    prefilter: Option<regex::Regex>,
 }
 
 impl OcrRegex {
@@ -28,14 +31,121 @@ impl OcrRegex {
         };
         #[allow(clippy::expect_used)]
         let regex = compile(&full).expect("built-in OCR pattern compiles");
-        Self { regex, field }
+        Self {
+            prefilter: prefilter(&full),
+            regex,
+            field,
+        }
     }
 
     /// Every match in the text of `content` for this pattern's field, with that text.
     pub fn captures<'t>(&self, content: &OcrContent<'t>) -> (&'t str, Vec<Caps<'t>>) {
         let text = content.text(self.field);
-        (text, captures_all(&self.regex, text))
+        (text, self.captures_in(text))
     }
+
+    /// Every match in `text`, left to right (the same as [`captures_all`], faster).
+    pub fn captures_in<'t>(&self, text: &'t str) -> Vec<Caps<'t>> {
+        match &self.prefilter {
+            Some(pre) => captures_prefiltered(&self.regex, pre, text),
+            None => captures_all(&self.regex, text),
+        }
+    }
+}
+
+/// The `regex` crate's compilation of a pattern (Python `re` syntax) with every
+/// look-around group removed, when that compiles: it matches wherever the full pattern
+/// does (dropping zero-width conditions only widens the language) and runs on a DFA.
+pub fn prefilter(pattern: &str) -> Option<regex::Regex> {
+    let relaxed = strip_lookarounds(&pythonize(pattern))?;
+    regex::RegexBuilder::new(&relaxed)
+        .size_limit(32 << 20)
+        .build()
+        .ok()
+}
+
+/// `pattern` without its `(?=..)`, `(?!..)`, `(?<=..)` and `(?<!..)` groups; `None` when
+/// one is not closed.
+fn strip_lookarounds(pattern: &str) -> Option<String> {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut out = String::with_capacity(pattern.len());
+    let mut i = 0;
+    let mut in_class = false;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' => {
+                out.push(c);
+                if let Some(next) = chars.get(i + 1) {
+                    out.push(*next);
+                }
+                i += 2;
+                continue;
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                i += 1;
+                if chars.get(i) == Some(&'^') {
+                    out.push('^');
+                    i += 1;
+                }
+                if chars.get(i) == Some(&']') {
+                    out.push(']');
+                    i += 1;
+                }
+                continue;
+            }
+            ']' if in_class => in_class = false,
+            '(' if !in_class && is_lookaround(&chars[i..]) => {
+                i = group_end(&chars, i)? + 1;
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+        i += 1;
+    }
+    Some(out)
+}
+
+fn is_lookaround(at: &[char]) -> bool {
+    matches!(
+        at,
+        ['(', '?', '=' | '!', ..] | ['(', '?', '<', '=' | '!', ..]
+    )
+}
+
+/// Index of the `)` closing the group opened at `open`.
+fn group_end(chars: &[char], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = open;
+    let mut in_class = false;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => i += 1,
+            '[' if !in_class => {
+                in_class = true;
+                if chars.get(i + 1) == Some(&'^') {
+                    i += 1;
+                }
+                if chars.get(i + 1) == Some(&']') {
+                    i += 1;
+                }
+            }
+            ']' if in_class => in_class = false,
+            '(' if !in_class => depth += 1,
+            ')' if !in_class => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Backtracking steps allowed per search (about a second of work). Python's `re` has no
@@ -126,6 +236,59 @@ pub fn captures_all<'t>(regex: &Regex, text: &'t str) -> Vec<Caps<'t>> {
     regex.captures_iter(text).map_while(Result::ok).collect()
 }
 
+/// What [`captures_all`] finds, searching with the full pattern only where `prefilter`
+/// (the pattern without its look-arounds) finds a match start: a match of the full
+/// pattern starts where one of the prefilter does, and the leftmost prefilter match is at
+/// or before it, so every start the full pattern could match at is tried, in order, with
+/// the same empty-match rules as `captures_iter`.
+pub fn captures_prefiltered<'t>(
+    regex: &Regex,
+    prefilter: &regex::Regex,
+    text: &'t str,
+) -> Vec<Caps<'t>> {
+    let mut out = Vec::new();
+    if text.is_empty() {
+        return out;
+    }
+    let next_char = |at: usize| {
+        at + text
+            .get(at..)
+            .and_then(|r| r.chars().next())
+            .map_or(1, char::len_utf8)
+    };
+    let mut pos = 0usize;
+    let mut last_match: Option<usize> = None;
+    while pos <= text.len() {
+        let Some(candidate) = prefilter.find_at(text, pos) else {
+            break;
+        };
+        let start = candidate.start();
+        let input = fancy_regex::RegexInput::new(text)
+            .from_pos(start)
+            .anchored(true);
+        let caps = match regex.captures_input(input) {
+            Ok(Some(caps)) => caps,
+            Ok(None) => {
+                pos = next_char(start);
+                continue;
+            }
+            Err(_) => break,
+        };
+        let (s, e) = span(&caps);
+        if s == e {
+            pos = next_char(e);
+            if last_match == Some(e) {
+                continue;
+            }
+        } else {
+            pos = e;
+        }
+        last_match = Some(e);
+        out.push(caps);
+    }
+    out
+}
+
 /// Text of capture group `i` (empty when the group did not take part in the match).
 pub fn group<'t>(caps: &Caps<'t>, i: usize) -> &'t str {
     caps.get(i).map_or("", |m| m.as_str())
@@ -152,5 +315,62 @@ mod tests {
         assert!(is_py_word_char('٣'));
         assert!(!is_py_word_char('\u{301}'));
         assert!(!is_py_word_char('-'));
+    }
+
+    #[test]
+    fn lookarounds_are_stripped_for_the_prefilter() {
+        assert_eq!(
+            strip_lookarounds(r"(?<!\w)a(?=b|(c))d(?!x)").as_deref(),
+            Some("ad")
+        );
+        assert_eq!(
+            strip_lookarounds(r"(?P<n>a)(?<x>b)\(?=[(?=]").as_deref(),
+            Some(r"(?P<n>a)(?<x>b)\(?=[(?=]")
+        );
+        assert_eq!(strip_lookarounds(r"a(?!b"), None);
+        // Back-references are not for the regex crate: no prefilter, the full search.
+        assert!(prefilter(r"(a)\1").is_none());
+        assert!(prefilter(r"(?<!\w)(g|kg)(?!\w)").is_some());
+    }
+
+    #[test]
+    fn prefiltered_search_finds_what_the_full_search_finds() {
+        let patterns = [
+            r"(?i)(?<!\w)([0-9]+[,.]?[0-9]*) ?(g|kj|kcal)(?!\w)",
+            r"(?i)(?<!\w)(?P<fr_0>mati[èe]res? grasses?)|(?P<en_1>fat)(?!\w)",
+            r"(?<![0-9])x*(?![0-9])",
+            r"(?i)(?<=é)t(?=é)|(?<!\w)",
+            r"(?<!\w)woolworths?(?!\w)",
+            r"(?:^|(?<=\s))[A-Z]{2}(?=\s|$)",
+        ];
+        let texts = [
+            "",
+            "Énergie 2393 kJ / 571 kcal, 37g matières grasses, fat 5 g 12gx g",
+            "xx1x 2 xx 3xxx",
+            "été étété ÉTÉ",
+            "woolworthsx woolworths! woolworth",
+            "FR AB cd EU\nDE",
+            "٣g 5 g\u{301} 6 kj",
+        ];
+        for p in patterns {
+            let full = compile(p).unwrap_or_else(|e| panic!("{p}: {e}"));
+            let pre = prefilter(p).unwrap_or_else(|| panic!("{p}: no prefilter"));
+            for t in texts {
+                let spans = |caps: Vec<Caps<'_>>| -> Vec<Vec<Option<(usize, usize)>>> {
+                    caps.iter()
+                        .map(|c| {
+                            (0..c.len())
+                                .map(|i| c.get(i).map(|m| (m.start(), m.end())))
+                                .collect()
+                        })
+                        .collect()
+                };
+                assert_eq!(
+                    spans(captures_prefiltered(&full, &pre, t)),
+                    spans(captures_all(&full, t)),
+                    "{p} on {t:?}"
+                );
+            }
+        }
     }
 }

@@ -3,7 +3,7 @@
 use super::content::OcrContent;
 use super::document::OcrField;
 use super::pattern::Caps;
-use super::pattern::{captures_all, group, span, OcrRegex};
+use super::pattern::{group, span, OcrRegex};
 use crate::types::{Prediction, PredictionType};
 use serde_json::{json, Map, Value};
 use std::sync::LazyLock;
@@ -266,7 +266,7 @@ pub fn find_product_weight(content: &OcrContent<'_>) -> Vec<Prediction> {
     for matcher in WeightMatcher::ALL {
         let ocr_regex = matcher.regex();
         let text = content.text(ocr_regex.field);
-        for caps in captures_all(&ocr_regex.regex, text) {
+        for caps in ocr_regex.captures_in(text) {
             let Some((value, mut data)) = process_match(&caps, matcher) else {
                 continue;
             };

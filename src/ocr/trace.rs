@@ -2,7 +2,7 @@
 
 use super::content::OcrContent;
 use super::document::OcrField;
-use super::pattern::{captures_all, group, span, OcrRegex};
+use super::pattern::{group, span, OcrRegex};
 use super::resources::{KeyNameProcessor, OcrResources};
 use crate::types::{Prediction, PredictionType};
 use serde_json::{json, Map, Value};
@@ -26,7 +26,7 @@ static TRACES_REGEX: LazyLock<OcrRegex> = LazyLock::new(|| {
 pub fn extract_traces(processor: &KeyNameProcessor, content: &OcrContent<'_>) -> Vec<Prediction> {
     let text = content.text(TRACES_REGEX.field);
     let mut out = Vec::new();
-    for caps in captures_all(&TRACES_REGEX.regex, text) {
+    for caps in TRACES_REGEX.captures_in(text) {
         let prompt = group(&caps, 0);
         let (start, end) = span(&caps);
         let rest = text.get(end..).unwrap_or("");

@@ -2,6 +2,8 @@
 //! documents re-laid out on new pages, with product facts (weights, codes, dates, labels,
 //! brands, traces, addresses) written in as extra paragraphs.
 
+pub mod variants;
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Map, Value};
