@@ -42,15 +42,18 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::
     <&RawValue>::deserialize(d).map(Some)
 }
 
+/// One response; `F` is what `fullTextAnnotation` is read as: kept raw (the checked path)
+/// or read at once ([`MaybeFullText`], the fast path).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawResponse<'a> {
+#[serde(bound(deserialize = "F: Deserialize<'de>"))]
+struct RawResponse<'a, F> {
     #[serde(borrow, default, deserialize_with = "present")]
     error: Option<&'a RawValue>,
     #[serde(borrow, default)]
     text_annotations: Vec<RawTextAnnotation<'a>>,
-    #[serde(borrow, default)]
-    full_text_annotation: Option<&'a RawValue>,
+    #[serde(default)]
+    full_text_annotation: Option<F>,
     #[serde(borrow, default)]
     logo_annotations: Vec<RawImageAnnotation<'a>>,
     #[serde(borrow, default)]
@@ -147,6 +150,46 @@ struct RawFullText<'a> {
     pages: Vec<RawPage<'a>>,
 }
 
+/// `fullTextAnnotation` read in the same pass as the rest; anything but an object with
+/// both `text` and `pages` sends the document down the checked path.
+#[derive(Deserialize)]
+struct MaybeFullText<'a> {
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pages: Option<Vec<RawPage<'a>>>,
+}
+
+/// The first element of a list (the others are skipped); `None` for an empty list.
+struct FirstOf<T>(Option<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for FirstOf<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visit<T> {
+            type Value = FirstOf<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let first = seq.next_element::<T>()?;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(FirstOf(first))
+            }
+        }
+        d.deserialize_seq(Visit(std::marker::PhantomData))
+    }
+}
+
+#[derive(Deserialize)]
+struct FastRoot<'a> {
+    #[serde(borrow, default)]
+    responses: Option<FirstOf<RawResponse<'a, MaybeFullText<'a>>>>,
+}
+
 #[derive(Deserialize)]
 struct RawPage<'a> {
     width: f64,
@@ -210,22 +253,22 @@ struct RawSymbol<'a> {
     confidence: Option<f64>,
     #[serde(default)]
     bounding_box: Option<RawPoly>,
-    #[serde(default)]
-    property: Option<RawSymbolProperty>,
+    #[serde(borrow, default)]
+    property: Option<RawSymbolProperty<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawSymbolProperty {
-    #[serde(default)]
-    detected_break: Option<RawBreak>,
+struct RawSymbolProperty<'a> {
+    #[serde(borrow, default)]
+    detected_break: Option<RawBreak<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawBreak {
-    #[serde(rename = "type")]
-    kind: String,
+struct RawBreak<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
     #[serde(default)]
     is_prefix: bool,
 }
@@ -288,6 +331,34 @@ impl OcrDocument {
 
     /// Reads a Cloud Vision answer (`{"responses": [...]}`) and parses `responses[0]`.
     pub fn from_json_bytes(bytes: &[u8]) -> Result<Self, OcrParseError> {
+        match Self::read_in_one_pass(bytes) {
+            Some(doc) => Ok(doc),
+            None => Self::read_checked(bytes),
+        }
+    }
+
+    /// A well-formed answer read in a single pass over the JSON; `None` for anything else
+    /// (an error, an odd `fullTextAnnotation`, a document that does not parse), which
+    /// [`Self::read_checked`] then reads and reports exactly.
+    fn read_in_one_pass(bytes: &[u8]) -> Option<Self> {
+        let root: FastRoot<'_> = serde_json::from_slice(bytes).ok()?;
+        let response = root.responses?.0?;
+        if response.error.is_some() {
+            return None;
+        }
+        Self::from_raw(response, |ft| match ft {
+            None => Ok(None),
+            Some(MaybeFullText {
+                text: Some(text),
+                pages: Some(pages),
+            }) => build_full_text(RawFullText { text, pages }).map(Some),
+            Some(_) => Err(OcrParseError::Invalid(String::new())),
+        })
+        .ok()
+    }
+
+    /// Reads an answer step by step, so that each kind of error is told apart.
+    fn read_checked(bytes: &[u8]) -> Result<Self, OcrParseError> {
         // Syntax errors first, so that truncated JSON is reported as such.
         let root: RawRoot<'_> = match serde_json::from_slice(bytes) {
             Ok(r) => r,
@@ -298,30 +369,26 @@ impl OcrDocument {
         let list: Vec<&RawValue> =
             serde_json::from_str(responses.get()).map_err(|_| OcrParseError::MissingResponses)?;
         let first = list.first().ok_or(OcrParseError::EmptyResponse)?;
-        let response: RawResponse<'_> =
+        let response: RawResponse<'_, &RawValue> =
             serde_json::from_str(first.get()).map_err(|e| OcrParseError::Invalid(e.to_string()))?;
         if let Some(err) = response.error {
             return Err(OcrParseError::ResponseError(err.get().to_string()));
         }
-        Self::from_raw(response)
+        Self::from_raw(response, raw_full_text)
     }
 
     /// Parses one response object (the content of `responses[0]`).
     pub fn from_response_json(text: &str) -> Result<Self, OcrParseError> {
-        let response: RawResponse<'_> =
+        let response: RawResponse<'_, &RawValue> =
             serde_json::from_str(text).map_err(|e| OcrParseError::Invalid(e.to_string()))?;
-        Self::from_raw(response)
+        Self::from_raw(response, raw_full_text)
     }
 
-    fn from_raw(raw: RawResponse<'_>) -> Result<Self, OcrParseError> {
-        let full_text = match raw.full_text_annotation {
-            Some(v) if !is_falsy(v) => {
-                let ft: RawFullText<'_> = serde_json::from_str(v.get())
-                    .map_err(|e| OcrParseError::Invalid(format!("fullTextAnnotation: {e}")))?;
-                Some(build_full_text(ft)?)
-            }
-            _ => None,
-        };
+    fn from_raw<'a, F>(
+        raw: RawResponse<'a, F>,
+        full_text: impl FnOnce(Option<F>) -> Result<Option<FullTextAnnotation>, OcrParseError>,
+    ) -> Result<Self, OcrParseError> {
+        let full_text = full_text(raw.full_text_annotation)?;
         Ok(Self {
             text_annotations: raw
                 .text_annotations
@@ -357,6 +424,18 @@ impl OcrDocument {
                 })
                 .collect(),
         })
+    }
+}
+
+/// The full text of a `fullTextAnnotation` kept raw: none when the value is falsy.
+fn raw_full_text(v: Option<&RawValue>) -> Result<Option<FullTextAnnotation>, OcrParseError> {
+    match v {
+        Some(v) if !is_falsy(v) => {
+            let ft: RawFullText<'_> = serde_json::from_str(v.get())
+                .map_err(|e| OcrParseError::Invalid(format!("fullTextAnnotation: {e}")))?;
+            Ok(Some(build_full_text(ft)?))
+        }
+        _ => Ok(None),
     }
 }
 
