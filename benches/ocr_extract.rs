@@ -53,10 +53,9 @@ fn gunzip(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    match enc.write_all(bytes).and_then(|()| enc.finish()) {
-        Ok(out) => out,
-        Err(_) => Vec::new(),
-    }
+    enc.write_all(bytes)
+        .and_then(|()| enc.finish())
+        .unwrap_or_default()
 }
 
 fn peak_rss_kib() -> Option<u64> {

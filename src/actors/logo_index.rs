@@ -120,8 +120,9 @@ impl LogoIndexState {
         let dir = self.services.settings.index.dir.clone();
         let vectors = synced.vectors.clone();
         let horizon = synced.horizon;
+        let applied = synced.applied();
         let clock = Instant::now();
-        tokio::task::spawn_blocking(move || ann::files::save(&vectors, &dir, horizon))
+        tokio::task::spawn_blocking(move || ann::files::save(&vectors, &dir, horizon, &applied))
             .await
             .map_err(|e| LogoIndexError::Index(e.to_string()))?
             .map_err(|e| LogoIndexError::Index(e.to_string()))?;

@@ -42,6 +42,10 @@ pub struct Manifest {
     pub format: u32,
     /// PostgreSQL horizon the index is in sync with (see `infra::db::logo_index`).
     pub horizon: i64,
+    /// Changes at or above the horizon the index already holds, as `[seq, xid]`
+    /// (committed while an older transaction held the horizon back).
+    #[serde(default)]
+    pub applied: Vec<(i64, i64)>,
     /// Vectors in the index.
     pub vectors: usize,
     pub dimensions: usize,
@@ -83,7 +87,12 @@ pub enum OpenError {
 }
 
 /// Saves `vectors` and their manifest under `dir`, atomically (see the module).
-pub fn save(vectors: &LogoVectors, dir: &Path, horizon: i64) -> Result<Manifest, StoreError> {
+pub fn save(
+    vectors: &LogoVectors,
+    dir: &Path,
+    horizon: i64,
+    applied: &[(i64, i64)],
+) -> Result<Manifest, StoreError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let save_id = chrono::Utc::now()
         .timestamp_nanos_opt()
@@ -115,6 +124,7 @@ pub fn save(vectors: &LogoVectors, dir: &Path, horizon: i64) -> Result<Manifest,
     let manifest = Manifest {
         format: MANIFEST_FORMAT,
         horizon,
+        applied: applied.to_vec(),
         vectors: vectors.len(),
         dimensions: EMBEDDING_DIM,
         params: vectors.params(),
@@ -277,7 +287,7 @@ mod tests {
             idx.upsert(i as i64 + 100, Some(ServerType::Off), v)
                 .unwrap();
         }
-        let m = save(&idx, dir.path(), 4242).unwrap();
+        let m = save(&idx, dir.path(), 4242, &[]).unwrap();
         assert_eq!((m.horizon, m.vectors), (4242, 50));
         let (back, manifest) = open(dir.path(), f32_params()).unwrap();
         assert_eq!(manifest, m);
@@ -339,7 +349,7 @@ mod tests {
             };
             idx.upsert(i as i64 + 1, st, v).unwrap();
         }
-        let first = save(&idx, dir.path(), 1).unwrap();
+        let first = save(&idx, dir.path(), 1, &[]).unwrap();
         let flavors: Vec<(&str, usize)> = first
             .files
             .iter()
@@ -351,7 +361,7 @@ mod tests {
         for i in 30..40 {
             idx.remove(i + 1).unwrap();
         }
-        let second = save(&idx, dir.path(), 2).unwrap();
+        let second = save(&idx, dir.path(), 2, &[]).unwrap();
         assert_eq!(second.files.len(), 1);
         let mut names: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()

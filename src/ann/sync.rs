@@ -46,6 +46,22 @@ impl Synced {
             applied: HashMap::new(),
         }
     }
+
+    /// An index saved with its horizon and the changes above it it already held.
+    pub fn restore(vectors: Arc<LogoVectors>, horizon: i64, applied: &[(i64, i64)]) -> Self {
+        Synced {
+            vectors,
+            horizon,
+            applied: applied.iter().copied().collect(),
+        }
+    }
+
+    /// The changes at or above the horizon already applied, as `(seq, xid)`, by seq.
+    pub fn applied(&self) -> Vec<(i64, i64)> {
+        let mut out: Vec<(i64, i64)> = self.applied.iter().map(|(s, x)| (*s, *x)).collect();
+        out.sort_unstable();
+        out
+    }
 }
 
 /// What catching up did.
@@ -248,7 +264,8 @@ pub async fn open_or_rebuild(
         Ok((vectors, manifest)) => {
             let pruned = db::pruned_below(pool).await?;
             if manifest.horizon >= pruned {
-                let mut synced = Synced::new(Arc::new(vectors), manifest.horizon);
+                let mut synced =
+                    Synced::restore(Arc::new(vectors), manifest.horizon, &manifest.applied);
                 let report = catch_up(pool, &mut synced).await?;
                 return Ok((synced, Opened::Loaded, report));
             }

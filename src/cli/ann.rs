@@ -34,7 +34,7 @@ pub enum AnnCommand {
     /// Tune the index: build it from `--base` with `--threads` threads, then search each
     /// query one at a time on one thread; prints one JSON line for the build and one per
     /// (ef, k) with recall against `--ground-truth`, queries per second and latencies.
-    Bench(BenchArgs),
+    Bench(Box<BenchArgs>),
     /// Queue the neighbours (and votes) of unannotated logos whose neighbours are
     /// missing or older than `--days` again (Robotoff's refresh-logo-nearest-neighbors);
     /// a running service's workers carry the jobs out.
@@ -209,7 +209,7 @@ fn build_for_bench(
     );
     if let Some(dir) = &args.save_dir {
         let clock = Instant::now();
-        let manifest = ann::files::save(&index, dir, 0)?;
+        let manifest = ann::files::save(&index, dir, 0, &[])?;
         let save_s = clock.elapsed().as_secs_f64();
         drop(index);
         let clock = Instant::now();
@@ -231,7 +231,7 @@ fn build_for_bench(
 pub fn run(config: Option<&Path>, args: AnnArgs) -> anyhow::Result<ExitCode> {
     let settings = super::load_settings(config, &Overrides::default())?;
     let args = match args.command {
-        AnnCommand::Bench(b) => return bench(&settings, b),
+        AnnCommand::Bench(b) => return bench(&settings, *b),
         other => AnnArgs { command: other },
     };
     super::init_logging(&settings);
@@ -265,7 +265,7 @@ pub fn run(config: Option<&Path>, args: AnnArgs) -> anyhow::Result<ExitCode> {
                 .await?;
                 bar.finish_and_clear();
                 let built = clock.elapsed();
-                let manifest = ann::files::save(&synced.vectors, &s.dir, synced.horizon)?;
+                let manifest = ann::files::save(&synced.vectors, &s.dir, synced.horizon, &synced.applied())?;
                 println!(
                     "{}",
                     serde_json::json!({
@@ -312,7 +312,17 @@ pub fn run(config: Option<&Path>, args: AnnArgs) -> anyhow::Result<ExitCode> {
                 match ann::files::open(&s.dir, params) {
                     Ok((vectors, manifest)) => {
                         let load_s = clock.elapsed().as_secs_f64();
-                        let pending = db::changed_logos(&pool, manifest.horizon, i64::MAX).await?;
+                        // Logos changed since the horizon, less the changes it already held.
+                        let held: std::collections::HashSet<i64> =
+                            manifest.applied.iter().map(|(seq, _)| *seq).collect();
+                        let mut pending: Vec<i32> = db::changes_since(&pool, manifest.horizon)
+                            .await?
+                            .into_iter()
+                            .filter(|c| !held.contains(&c.seq))
+                            .map(|c| c.logo_id)
+                            .collect();
+                        pending.sort_unstable();
+                        pending.dedup();
                         println!(
                             "{}",
                             serde_json::json!({

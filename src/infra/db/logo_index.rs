@@ -62,22 +62,6 @@ pub async fn changes_since<'e>(
     .await
 }
 
-/// The logos logged by transactions in `[from, to)`, each once.
-pub async fn changed_logos<'e>(
-    db: impl PgExecutor<'e>,
-    from: i64,
-    to: i64,
-) -> Result<Vec<i32>, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"SELECT DISTINCT logo_id FROM embedding.logo_index_change
-           WHERE xid >= $1 AND xid < $2 ORDER BY logo_id"#,
-        from,
-        to,
-    )
-    .fetch_all(db)
-    .await
-}
-
 /// The embedded logos among `ids` as they are now (a logo without an embedding is absent).
 pub async fn logos<'e>(
     db: impl PgExecutor<'e>,
