@@ -981,6 +981,59 @@ fn ann_bench_prints_its_json_lines() {
     // 300 vectors at ef 256: the exact answer.
     assert_eq!(lines[4]["recall"], 1.0);
 
+    // Saved with --save-dir, searched again with --load (no build, no base).
+    let saved = dir.path().join("saved");
+    let saved = saved.to_str().expect("utf-8");
+    let flags = ["--quantization", "f32", "--connectivity", "16"];
+    let mut extra = vec!["--k", "10", "--ef", "256", "--save-dir", saved];
+    extra.extend_from_slice(&flags);
+    let out = run(&extra);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = |out: &std::process::Output| -> Vec<serde_json::Value> {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON line"))
+            .collect()
+    };
+    assert_eq!(keys(&lines(&out)[1]), ["files_mb", "reload_s", "save_s"]);
+    let load = |with_base: bool| {
+        let mut args = vec!["ann", "bench", "--load", saved];
+        if with_base {
+            args.extend_from_slice(&["--base", b.to_str().expect("utf-8")]);
+        }
+        args.extend_from_slice(&[
+            "--queries",
+            q.to_str().expect("utf-8"),
+            "--ground-truth",
+            g.to_str().expect("utf-8"),
+            "--k",
+            "10",
+            "--ef",
+            "256",
+        ]);
+        args.extend_from_slice(&flags);
+        std::process::Command::new(env!("CARGO_BIN_EXE_robotoff"))
+            .args(&args)
+            .output()
+            .expect("run")
+    };
+    let out = load(false);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let loaded = lines(&out);
+    assert_eq!(loaded.len(), 2);
+    assert_eq!(keys(&loaded[0]), ["reload_s", "vectors"]);
+    assert_eq!(loaded[0]["vectors"], n);
+    assert_eq!(loaded[1]["recall"], 1.0);
+    assert_eq!(load(true).status.code(), Some(2), "--load and --base");
+
     for bad in [
         vec!["--quantization", "f64"],
         vec!["--k", "11"],
