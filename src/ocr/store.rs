@@ -7,6 +7,7 @@ use crate::types::{Prediction, PredictionType};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::OnceLock;
 
 const PREDICTOR_VERSION: &str = "1";
 
@@ -17,8 +18,25 @@ pub struct StoreData {
     pub stores: Vec<(String, String)>,
     /// Any store pattern (without look-arounds): finds where a store can start.
     pub prefilter: regex::Regex,
-    /// `^(?:pattern)(?!\w)` per store, in store order.
-    pub anchored: Vec<fancy_regex::Regex>,
+    /// `^(?:pattern)(?!\w)` per store, in store order, compiled the first time the
+    /// prefilter stops where that store is tried (most never are).
+    anchored: Vec<OnceLock<Option<fancy_regex::Regex>>>,
+}
+
+impl StoreData {
+    /// The anchored pattern of store `k` (`None` if it does not compile: the prefilter,
+    /// which holds every pattern, compiled, so only fancy-regex's own limits can refuse).
+    fn anchored(&self, k: usize) -> Option<&fancy_regex::Regex> {
+        let (_, pattern) = self.stores.get(k)?;
+        self.anchored
+            .get(k)?
+            .get_or_init(|| super::pattern::compile(&anchored_pattern(pattern)).ok())
+            .as_ref()
+    }
+}
+
+fn anchored_pattern(pattern: &str) -> String {
+    format!(r"(?i)^(?:{pattern})(?!\w)")
 }
 
 /// Tag of a store name: lowercased, ` & `, spaces and apostrophes turned into dashes.
@@ -78,17 +96,7 @@ pub fn load_stores(path: &Path) -> Result<StoreData, ResourceError> {
         .size_limit(64 << 20)
         .build()
         .map_err(|e| ResourceError::format(path, format!("store patterns do not compile: {e}")))?;
-    let anchored = stores
-        .iter()
-        .map(|(store, p)| {
-            super::pattern::compile(&format!(r"(?i)^(?:{p})(?!\w)")).map_err(|e| {
-                ResourceError::format(
-                    path,
-                    format!("pattern of store {store:?} does not compile: {e}"),
-                )
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let anchored = stores.iter().map(|_| OnceLock::new()).collect();
     Ok(StoreData {
         stores,
         prefilter,
@@ -115,14 +123,10 @@ pub fn store_matches(stores: &StoreData, text: &str) -> Vec<(usize, usize, usize
         let found = if preceded_by_word {
             None
         } else {
-            stores
-                .anchored
-                .iter()
-                .enumerate()
-                .find_map(|(k, re)| match re.find(rest) {
-                    Ok(Some(m)) => Some((k, s + m.end())),
-                    _ => None,
-                })
+            (0..stores.stores.len()).find_map(|k| match stores.anchored(k)?.find(rest) {
+                Ok(Some(m)) => Some((k, s + m.end())),
+                _ => None,
+            })
         };
         match found {
             Some((k, e)) if e > s => {
