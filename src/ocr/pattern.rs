@@ -57,7 +57,12 @@ impl OcrRegex {
 /// look-around group removed, when that compiles: it matches wherever the full pattern
 /// does (dropping zero-width conditions only widens the language) and runs on a DFA.
 pub fn prefilter(pattern: &str) -> Option<regex::Regex> {
-    let relaxed = strip_lookarounds(&pythonize(pattern))?;
+    let full = pythonize(pattern);
+    let relaxed = strip_lookarounds(&full)?;
+    if relaxed == full {
+        // No look-around: fancy-regex hands the whole pattern to the regex crate already.
+        return None;
+    }
     regex::RegexBuilder::new(&relaxed)
         .size_limit(32 << 20)
         .build()
@@ -331,6 +336,7 @@ mod tests {
         // Back-references are not for the regex crate: no prefilter, the full search.
         assert!(prefilter(r"(a)\1").is_none());
         assert!(prefilter(r"(?<!\w)(g|kg)(?!\w)").is_some());
+        assert!(prefilter(r"(g|kg)\b").is_none(), "nothing to strip");
     }
 
     #[test]
