@@ -56,6 +56,18 @@ impl Synced {
         }
     }
 
+    /// The logos of `changes` (logged at or above the horizon) not yet applied, each once.
+    pub fn unapplied(&self, changes: &[db::Change]) -> Vec<i32> {
+        let mut ids: Vec<i32> = changes
+            .iter()
+            .filter(|c| !self.applied.contains_key(&c.seq))
+            .map(|c| c.logo_id)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
     /// The changes at or above the horizon already applied, as `(seq, xid)`, by seq.
     pub fn applied(&self) -> Vec<(i64, i64)> {
         let mut out: Vec<(i64, i64)> = self.applied.iter().map(|(s, x)| (*s, *x)).collect();
@@ -181,13 +193,7 @@ pub async fn catch_up(pool: &PgPool, synced: &mut Synced) -> Result<CatchUp, Syn
     let to = db::horizon(pool).await?;
     let changes = db::changes_since(pool, synced.horizon).await?;
     let mut report = CatchUp::default();
-    let mut ids: Vec<i32> = changes
-        .iter()
-        .filter(|c| !synced.applied.contains_key(&c.seq))
-        .map(|c| c.logo_id)
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
+    let ids = synced.unapplied(&changes);
     for chunk in ids.chunks(CATCH_UP_BATCH) {
         let logos = db::logos(pool, chunk).await?;
         let chunk = chunk.to_vec();

@@ -312,17 +312,14 @@ pub fn run(config: Option<&Path>, args: AnnArgs) -> anyhow::Result<ExitCode> {
                 match ann::files::open(&s.dir, params) {
                     Ok((vectors, manifest)) => {
                         let load_s = clock.elapsed().as_secs_f64();
-                        // Logos changed since the horizon, less the changes it already held.
-                        let held: std::collections::HashSet<i64> =
-                            manifest.applied.iter().map(|(seq, _)| *seq).collect();
-                        let mut pending: Vec<i32> = db::changes_since(&pool, manifest.horizon)
-                            .await?
-                            .into_iter()
-                            .filter(|c| !held.contains(&c.seq))
-                            .map(|c| c.logo_id)
-                            .collect();
-                        pending.sort_unstable();
-                        pending.dedup();
+                        let changes = db::changes_since(&pool, manifest.horizon).await?;
+                        let synced = ann::sync::Synced::restore(
+                            std::sync::Arc::new(vectors),
+                            manifest.horizon,
+                            &manifest.applied,
+                        );
+                        let pending = synced.unapplied(&changes);
+                        let vectors = &synced.vectors;
                         println!(
                             "{}",
                             serde_json::json!({

@@ -74,44 +74,41 @@ pub fn prefilter(pattern: &str) -> Option<regex::Regex> {
 fn strip_lookarounds(pattern: &str) -> Option<String> {
     let chars: Vec<char> = pattern.chars().collect();
     let mut out = String::with_capacity(pattern.len());
-    let mut i = 0;
+    // Open groups inside the look-around being removed (0: keeping).
+    let mut removing = 0usize;
     let mut in_class = false;
+    let mut i = 0;
     while i < chars.len() {
-        let c = chars[i];
-        match c {
-            '\\' => {
-                out.push(c);
-                if let Some(next) = chars.get(i + 1) {
-                    out.push(*next);
-                }
-                i += 2;
-                continue;
-            }
+        // One token: an escape, a class opening (with a literal `]` right after `[` or
+        // `[^`), or a single character.
+        let mut len = 1;
+        match chars[i] {
+            '\\' => len = 2,
             '[' if !in_class => {
                 in_class = true;
-                out.push(c);
-                i += 1;
-                if chars.get(i) == Some(&'^') {
-                    out.push('^');
-                    i += 1;
+                if chars.get(i + len) == Some(&'^') {
+                    len += 1;
                 }
-                if chars.get(i) == Some(&']') {
-                    out.push(']');
-                    i += 1;
+                if chars.get(i + len) == Some(&']') {
+                    len += 1;
                 }
-                continue;
             }
             ']' if in_class => in_class = false,
-            '(' if !in_class && is_lookaround(&chars[i..]) => {
-                i = group_end(&chars, i)? + 1;
+            '(' if !in_class && (removing > 0 || is_lookaround(&chars[i..])) => removing += 1,
+            ')' if !in_class && removing > 0 => {
+                removing -= 1;
+                i += 1;
                 continue;
             }
             _ => {}
         }
-        out.push(c);
-        i += 1;
+        let end = (i + len).min(chars.len());
+        if removing == 0 {
+            out.extend(&chars[i..end]);
+        }
+        i = end;
     }
-    Some(out)
+    (removing == 0).then_some(out)
 }
 
 fn is_lookaround(at: &[char]) -> bool {
@@ -119,38 +116,6 @@ fn is_lookaround(at: &[char]) -> bool {
         at,
         ['(', '?', '=' | '!', ..] | ['(', '?', '<', '=' | '!', ..]
     )
-}
-
-/// Index of the `)` closing the group opened at `open`.
-fn group_end(chars: &[char], open: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut i = open;
-    let mut in_class = false;
-    while i < chars.len() {
-        match chars[i] {
-            '\\' => i += 1,
-            '[' if !in_class => {
-                in_class = true;
-                if chars.get(i + 1) == Some(&'^') {
-                    i += 1;
-                }
-                if chars.get(i + 1) == Some(&']') {
-                    i += 1;
-                }
-            }
-            ']' if in_class => in_class = false,
-            '(' if !in_class => depth += 1,
-            ')' if !in_class => {
-                depth = depth.checked_sub(1)?;
-                if depth == 0 {
-                    return Some(i);
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    None
 }
 
 /// Backtracking steps allowed per search (about a second of work). Python's `re` has no

@@ -159,6 +159,19 @@ fn word_count(response: &mut Value) -> usize {
     n
 }
 
+/// Words of one block.
+fn block_word_count(block: &Value) -> usize {
+    block
+        .get("paragraphs")
+        .and_then(Value::as_array)
+        .map_or(0, |ps| {
+            ps.iter()
+                .filter_map(|p| p.get("words").and_then(Value::as_array))
+                .map(Vec::len)
+                .sum()
+        })
+}
+
 /// Rebuilds `fullTextAnnotation.text` and `textAnnotations` (the whole text, then one
 /// entry per word) from the page's words, as Cloud Vision lays them out.
 fn rebuild_texts(response: &mut Value) {
@@ -285,11 +298,8 @@ impl RealShaped {
             let (_, by0, _, by1) = ext.unwrap_or((0.0, 0.0, 100.0, 20.0));
             transform(&mut block, 0.0, height - by0 + 8.0, 0);
             height += (by1 - by0).max(10.0) + 8.0;
-            let mut holder = json!({"fullTextAnnotation": {"pages": [{"blocks": [block]}]}});
-            words += word_count(&mut holder);
-            if let Some(b) = holder.pointer("/fullTextAnnotation/pages/0/blocks/0") {
-                added.push(b.clone());
-            }
+            words += block_word_count(&block);
+            added.push(block);
         }
         if let Some(page) = r.pointer_mut("/fullTextAnnotation/pages/0") {
             page["height"] = json!(height.round() as i64);
