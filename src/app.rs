@@ -37,6 +37,8 @@ pub struct App {
     pub supervisor: ActorRef<SupervisorMsg>,
     local_pg: Option<LocalPostgres>,
     server: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+    /// Background tasks of the node, stopped at shutdown.
+    tasks: Vec<JoinHandle<()>>,
 }
 
 /// Connects to the configured database, or starts the private one.
@@ -95,6 +97,7 @@ impl App {
         let services = Services {
             resources,
             shard_queues: Services::shard_queues(&settings),
+            hub: Arc::new(crate::cluster::Hub::new()),
             settings: settings.clone(),
             pool: pool.clone(),
             node_id,
@@ -111,6 +114,7 @@ impl App {
             supervisor: supervisor.clone(),
             local_pg,
             server: None,
+            tasks: Vec::new(),
         };
         let mut app = app_without_server;
         for spec in child_specs(&services) {
@@ -166,10 +170,25 @@ impl App {
                     settings.http.listing_cache_bytes,
                 )),
             };
+            // Insights changed on this node or another: every listing is read again.
+            let cache = state.cache.clone();
+            let mut notices = services.hub.subscribe();
+            app.tasks.push(tokio::spawn(async move {
+                use tokio::sync::broadcast::error::RecvError;
+                loop {
+                    match notices.recv().await {
+                        Ok(n) if n.kind == crate::cluster::NoticeKind::Listings => cache.clear(),
+                        Ok(_) => {}
+                        Err(RecvError::Lagged(_)) => cache.clear(),
+                        Err(RecvError::Closed) => return,
+                    }
+                }
+            }));
             let listener = tokio::net::TcpListener::bind(settings.http.addr)
                 .await
                 .with_context(|| format!("could not listen on {}", settings.http.addr))?;
             app.addr = Some(listener.local_addr()?);
+            let _ = services.hub.http_addr.set(listener.local_addr()?.to_string());
             let (tx, rx) = oneshot::channel::<()>();
             let server = warp::serve(http::api(state))
                 .incoming(listener)
@@ -192,6 +211,9 @@ impl App {
     /// and the private PostgreSQL if this node started it. Every step has a deadline, so
     /// a stop takes seconds even when PostgreSQL or a client does not answer.
     pub async fn shutdown(mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
         if let Some((tx, handle)) = self.server.take() {
             let _ = tx.send(());
             let _ = tokio::time::timeout(Duration::from_secs(3), handle).await;

@@ -9,7 +9,7 @@
 //! | HTTP API | `http` |
 //! | actors | `actors` (messages, state, `handle`; [`actors::shards`] routes to shards) |
 //! | domain services | `pipeline` (what each job does), `annotation`, `product_store` |
-//! | domain | `insights`, `events`, `maintenance`, `ann` (the logo index and its sync) |
+//! | domain | `insights`, `events`, `maintenance`, `ann` (the logo index and its sync), `cluster` (membership, notices) |
 //! | pure logic and adapters | `ocr`, `questions`, `imaging`, `ml` (model pre- and post-processing), `infra` (PostgreSQL, Redis, Product Opener, Triton, metrics) |
 //! | vocabulary | `taxonomy`, `jobs`, `config` |
 //! | types | `types`, `shard` |
@@ -20,6 +20,7 @@ pub mod ann;
 pub mod annotation;
 pub mod app;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod events;
 pub mod http;

@@ -1,46 +1,45 @@
-//! ClusterLink (cluster mode): membership by Redis heartbeats, and the shards this node
-//! owns, spread over live members by rendezvous hashing; ownership itself is fenced by
-//! the dispatcher's advisory locks.
+//! ClusterLink (cluster mode): membership by heartbeats in Redis, the shards this node
+//! should own (rendezvous over the live worker nodes; ownership itself is fenced by the
+//! dispatcher's advisory locks), and change notices between nodes over Redis pub/sub,
+//! with their repair from PostgreSQL.
 
-use super::job_dispatcher::DispatcherMsg;
-use super::{Services, JOB_DISPATCHER};
+use super::job_dispatcher::{DispatcherMsg, DispatcherStatus};
+use super::logo_index::LogoIndexMsg;
+use super::{Services, JOB_DISPATCHER, LOGO_INDEX};
+use crate::cluster::membership::{self, Beat, Keys, Member};
+use crate::cluster::{Hub, Notice, NoticeKind, Origin, WireNotice};
+use crate::config::Role;
+use crate::infra::db::cluster as db;
 use crate::infra::metrics;
-use md5::{Digest, Md5};
+use futures::StreamExt;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use redis::aio::ConnectionManager;
-use redis::AsyncCommands;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
-
-const MEMBER_PREFIX: &str = "robotoff:cluster:member:";
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::task::JoinHandle;
 
 pub enum ClusterMsg {
     Heartbeat,
-    Members(RpcReplyPort<Vec<String>>),
+    /// Reads the notice generations from PostgreSQL and applies any missed.
+    Repair,
+    /// Another node joined, beat or left.
+    Heard(Beat),
+    Members(RpcReplyPort<Vec<Member>>),
 }
 
 pub struct ClusterLink;
 
 pub struct ClusterState {
     services: Services,
+    keys: Keys,
     redis: ConnectionManager,
-    members: Vec<String>,
+    members: Vec<Member>,
     owned: Vec<u32>,
-}
-
-/// The shards `node` owns among `members`: each shard goes to the member with the
-/// highest hash of (member, shard).
-pub fn rendezvous(members: &[String], shards: u32, node: &str) -> Vec<u32> {
-    (0..shards)
-        .filter(|shard| {
-            members
-                .iter()
-                .max_by_key(|m| {
-                    let d = Md5::digest(format!("{m}/{shard}").as_bytes());
-                    u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
-                })
-                .is_some_and(|m| m == node)
-        })
-        .collect()
+    joined: bool,
+    started_at: String,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 #[ractor::async_trait]
@@ -59,28 +58,83 @@ impl Actor for ClusterLink {
             .redis
             .url()
             .ok_or("cluster mode needs redis.url")?;
-        let redis = redis::Client::open(url)?.get_connection_manager().await?;
-        let period = Duration::from_millis(services.settings.cluster.heartbeat_ms.max(100));
+        let client = redis::Client::open(url)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(1);
+        let redis = client.get_connection_manager_with_config(config).await?;
+        let keys = Keys::of(&services.settings);
+        // Notices already announced before this node started are not applied again.
+        match db::generations(&services.pool).await {
+            Ok(g) => services.hub.start_from(
+                &g.iter()
+                    .filter_map(|(k, n, _)| NoticeKind::parse(k).map(|k| (k, *n)))
+                    .collect::<Vec<_>>(),
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not read the notice generations"),
+        }
+        let c = &services.settings.cluster;
+        let period = Duration::from_millis(c.heartbeat_ms.max(100));
         myself.send_interval(period, || ClusterMsg::Heartbeat);
+        myself.send_interval(Duration::from_millis(c.repair_ms.max(100)), || {
+            ClusterMsg::Repair
+        });
         let _ = myself.cast(ClusterMsg::Heartbeat);
+        let tasks = vec![
+            tokio::spawn(subscribe_forever(
+                client,
+                keys.clone(),
+                services.node_id.clone(),
+                services.hub.clone(),
+                myself.clone(),
+            )),
+            tokio::spawn(relay_notices(services.clone(), redis.clone(), keys.clone())),
+        ];
         Ok(ClusterState {
             services,
+            keys,
             redis,
             members: Vec::new(),
             owned: Vec::new(),
+            joined: false,
+            started_at: chrono::Utc::now().to_rfc3339(),
+            tasks,
         })
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        for t in state.tasks.drain(..) {
+            t.abort();
+        }
+        let node = state.services.node_id.clone();
+        let left = membership::leave(&mut state.redis, &state.keys, &node);
+        if !matches!(
+            tokio::time::timeout(Duration::from_secs(2), left).await,
+            Ok(Ok(()))
+        ) {
+            tracing::warn!("could not announce this node's departure; the others notice its silence");
+        }
+        Ok(())
     }
 
     async fn handle(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         msg: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            ClusterMsg::Heartbeat => {
-                if let Err(e) = state.heartbeat().await {
-                    tracing::warn!(error = %e, "cluster heartbeat failed");
+            ClusterMsg::Heartbeat => state.heartbeat().await,
+            ClusterMsg::Repair => state.repair().await,
+            ClusterMsg::Heard(beat) => {
+                let known = state.members.iter().any(|m| m.node_id == beat.node);
+                if beat.event != "beat" || !known {
+                    let _ = myself.cast(ClusterMsg::Heartbeat);
                 }
             }
             ClusterMsg::Members(reply) => {
@@ -92,54 +146,274 @@ impl Actor for ClusterLink {
 }
 
 impl ClusterState {
-    async fn heartbeat(&mut self) -> Result<(), redis::RedisError> {
-        let node = self.services.node_id.clone();
-        let ttl_ms = self.services.settings.cluster.heartbeat_ms.max(100) * 3;
-        let _: () = redis::cmd("SET")
-            .arg(format!("{MEMBER_PREFIX}{node}"))
-            .arg(1)
-            .arg("PX")
-            .arg(ttl_ms)
-            .query_async(&mut self.redis)
-            .await?;
-        let keys: Vec<String> = self.redis.keys(format!("{MEMBER_PREFIX}*")).await?;
-        let mut members: Vec<String> = keys
-            .into_iter()
-            .filter_map(|k| k.strip_prefix(MEMBER_PREFIX).map(String::from))
-            .collect();
-        members.sort();
-        metrics::cluster_members(members.len());
-        let owned = rendezvous(&members, self.services.settings.workers.shards, &node);
-        if owned != self.owned || members != self.members {
-            tracing::info!(members = ?members, owned = ?owned, "cluster membership changed");
-            self.owned = owned.clone();
-            self.members = members;
+    fn me(&self, owned_shards: Vec<u32>) -> Member {
+        let s = &self.services.settings;
+        Member {
+            node_id: self.services.node_id.clone(),
+            roles: s.roles.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            pid: std::process::id(),
+            started_at: self.started_at.clone(),
+            http_addr: self.services.hub.http_addr.get().cloned(),
+            owned_shards,
+            listener: self.services.hub.listener_epoch() > 0,
+            last_seen_ms: 0,
         }
-        // Sent at every heartbeat, so a restarted dispatcher learns its shards at once.
+    }
+
+    fn dispatcher(&self) -> Option<ActorRef<DispatcherMsg>> {
         let name = self.services.names.of(JOB_DISPATCHER);
-        if let Some(d) = self.services.names.lookup::<DispatcherMsg>(&name) {
+        self.services.names.lookup::<DispatcherMsg>(&name)
+    }
+
+    async fn heartbeat(&mut self) {
+        let held = match self.dispatcher() {
+            Some(d) => super::call(&d, DispatcherMsg::Status, Duration::from_millis(500))
+                .await
+                .map(|s: DispatcherStatus| s.owned)
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let c = &self.services.settings.cluster;
+        let period = Duration::from_millis(c.heartbeat_ms.max(100));
+        let me = self.me(held);
+        let beat = async {
+            let members = membership::heartbeat(&mut self.redis, &self.keys, &me, period.as_millis() as u64 * 3).await?;
+            let event = if self.joined { "beat" } else { "join" };
+            let text = serde_json::to_string(&Beat {
+                node: me.node_id.clone(),
+                event: event.into(),
+            })
+            .unwrap_or_default();
+            redis::cmd("PUBLISH")
+                .arg(&self.keys.heartbeats)
+                .arg(text)
+                .query_async::<i64>(&mut self.redis)
+                .await?;
+            Ok::<_, redis::RedisError>(members)
+        };
+        let members = match tokio::time::timeout(period.max(Duration::from_secs(1)), beat).await {
+            Ok(Ok(m)) => m,
+            failed => {
+                let error = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "no answer".to_string(),
+                };
+                if self.services.hub.redis_up() || !self.joined {
+                    tracing::error!(%error, "cluster heartbeat failed: keeping only the shards this node holds");
+                }
+                self.services.hub.set_redis_up(false);
+                metrics::cluster_redis_up(false);
+                // Cut off from the others: no shard is taken or given up until they
+                // can be seen again; the locks already held keep every shard fenced.
+                if let Some(d) = self.dispatcher() {
+                    let _ = d.cast(DispatcherMsg::KeepHeld);
+                }
+                return;
+            }
+        };
+        if !self.services.hub.redis_up() && self.joined {
+            tracing::info!("cluster heartbeat works again");
+        }
+        self.joined = true;
+        self.services.hub.set_redis_up(true);
+        metrics::cluster_redis_up(true);
+        metrics::cluster_members(members.len());
+        let node = self.services.node_id.clone();
+        let owned = if self.services.settings.has_role(Role::Workers) {
+            membership::rendezvous(
+                &membership::workers(&members),
+                self.services.settings.workers.shards,
+                &node,
+            )
+        } else {
+            Vec::new()
+        };
+        let ids = |m: &[Member]| m.iter().map(|m| m.node_id.clone()).collect::<Vec<_>>();
+        if owned != self.owned || ids(&members) != ids(&self.members) {
+            tracing::info!(members = ?ids(&members), owned = ?owned, "cluster membership changed");
+            metrics::cluster_membership_changed();
+            self.owned = owned.clone();
+        }
+        self.members = members.clone();
+        self.services.hub.set_members(members);
+        // Sent at every heartbeat, so a restarted dispatcher learns its shards at once.
+        if let Some(d) = self.dispatcher() {
             let _ = d.cast(DispatcherMsg::SetOwnedShards(owned));
         }
-        Ok(())
+    }
+
+    async fn repair(&mut self) {
+        match db::generations(&self.services.pool).await {
+            Ok(generations) => {
+                for (kind, generation, detail) in generations {
+                    if let Some(kind) = NoticeKind::parse(&kind) {
+                        if self.services.hub.advance(kind, generation) {
+                            metrics::cluster_notice(kind.as_str(), "repaired");
+                            tracing::info!(
+                                kind = kind.as_str(),
+                                generation,
+                                "notice missed on Redis, caught up from PostgreSQL"
+                            );
+                            // Already advanced: apply without the generation check.
+                            self.services.hub.apply_remote(kind, 0, detail);
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not read the notice generations"),
+        }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Listens to the heartbeats and notices channels until aborted, reconnecting after a
+/// pause when Redis goes away (notices missed meanwhile are repaired from PostgreSQL).
+async fn subscribe_forever(
+    client: redis::Client,
+    keys: Keys,
+    me: String,
+    hub: Arc<Hub>,
+    link: ActorRef<ClusterMsg>,
+) {
+    loop {
+        match client.get_async_pubsub().await {
+            Ok(mut pubsub) => {
+                let subscribed = async {
+                    pubsub.subscribe(&keys.heartbeats).await?;
+                    pubsub.subscribe(&keys.notices).await
+                };
+                match subscribed.await {
+                    Ok(()) => {
+                        let mut messages = pubsub.on_message();
+                        while let Some(msg) = messages.next().await {
+                            let Ok(text) = msg.get_payload::<String>() else {
+                                continue;
+                            };
+                            if msg.get_channel_name() == keys.heartbeats {
+                                if let Ok(beat) = serde_json::from_str::<Beat>(&text) {
+                                    if beat.node != me {
+                                        let _ = link.cast(ClusterMsg::Heard(beat));
+                                    }
+                                }
+                            } else if let Ok(n) = serde_json::from_str::<WireNotice>(&text) {
+                                if n.from != me {
+                                    metrics::cluster_notice(n.kind.as_str(), "received");
+                                    hub.apply_remote(n.kind, n.generation, n.detail);
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not subscribe to the cluster channels"),
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "cluster channels unreachable"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
 
-    #[test]
-    fn rendezvous_gives_every_shard_one_owner() {
-        let members: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
-        let mut all: Vec<u32> = members
-            .iter()
-            .flat_map(|m| rendezvous(&members, 12, m))
-            .collect();
-        all.sort();
-        assert_eq!(all, (0..12).collect::<Vec<_>>());
-        // Removing a member only moves that member's shards.
-        let before_a = rendezvous(&members, 12, "a");
-        let after_a = rendezvous(&members[..2], 12, "a");
-        assert!(before_a.iter().all(|s| after_a.contains(s)));
+/// Announces this node's notices to the others (a burst becomes one message per kind,
+/// with its generation moved on in PostgreSQL), and applies theirs here: a data reload,
+/// a logo index catch-up (listing caches listen to the hub themselves).
+async fn relay_notices(services: Services, mut redis: ConnectionManager, keys: Keys) {
+    let hub = services.hub.clone();
+    let mut rx = hub.subscribe();
+    loop {
+        let first = match rx.recv().await {
+            Ok(n) => n,
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
+        };
+        let mut batch = vec![first];
+        loop {
+            match rx.try_recv() {
+                Ok(n) => batch.push(n),
+                Err(TryRecvError::Lagged(_)) => continue,
+                Err(_) => break,
+            }
+        }
+        let mut local: BTreeMap<&'static str, (NoticeKind, serde_json::Value)> = BTreeMap::new();
+        for notice in batch {
+            match notice.origin {
+                Origin::Local => {
+                    let entry = local
+                        .entry(notice.kind.as_str())
+                        .or_insert((notice.kind, serde_json::json!([])));
+                    merge_detail(&mut entry.1, notice.detail);
+                }
+                Origin::Remote => apply_here(&services, &notice),
+            }
+        }
+        for (_, (kind, detail)) in local {
+            let generation = if kind.has_generation() {
+                match db::bump_generation(&services.pool, kind.as_str(), &detail, &services.node_id)
+                    .await
+                {
+                    Ok(g) => {
+                        hub.advance(kind, g);
+                        g
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, kind = kind.as_str(), "could not record a notice in PostgreSQL");
+                        0
+                    }
+                }
+            } else {
+                0
+            };
+            let wire = WireNotice {
+                from: services.node_id.clone(),
+                kind,
+                generation,
+                detail,
+            };
+            let text = serde_json::to_string(&wire).unwrap_or_default();
+            let published = redis::cmd("PUBLISH")
+                .arg(&keys.notices)
+                .arg(text)
+                .query_async::<i64>(&mut redis)
+                .await;
+            match published {
+                Ok(_) => metrics::cluster_notice(kind.as_str(), "published"),
+                Err(e) => tracing::debug!(error = %e, kind = kind.as_str(), "notice not published; the others catch up from PostgreSQL"),
+            }
+        }
+    }
+}
+
+/// Details of a burst, merged: lists are joined without repeats.
+fn merge_detail(into: &mut serde_json::Value, more: serde_json::Value) {
+    if let (Some(list), serde_json::Value::Array(items)) = (into.as_array_mut(), more) {
+        for item in items {
+            if !list.contains(&item) {
+                list.push(item);
+            }
+        }
+    }
+}
+
+/// Applies a change another node made.
+fn apply_here(services: &Services, notice: &Notice) {
+    match notice.kind {
+        NoticeKind::Listings => {}
+        NoticeKind::Logos => {
+            let name = services.names.of(LOGO_INDEX);
+            if let Some(index) = services.names.lookup::<LogoIndexMsg>(&name) {
+                let _ = index.cast(LogoIndexMsg::Sync(None));
+            }
+        }
+        NoticeKind::Data => {
+            let settings = services.settings.clone();
+            let detail = notice.detail.clone();
+            tokio::spawn(async move {
+                let outcome =
+                    crate::maintenance::taxonomy_refresh::reload_announced(&settings, &detail)
+                        .await;
+                match outcome {
+                    Ok(summary) => tracing::info!(%summary, "data reloaded as another node announced"),
+                    Err(e) => tracing::warn!(error = %e, "could not reload the announced data"),
+                }
+            });
+        }
     }
 }

@@ -39,6 +39,9 @@ pub enum DispatcherMsg {
     ModelLaneStarted,
     /// Cluster mode: the shards this node should own from now on.
     SetOwnedShards(Vec<u32>),
+    /// Cluster mode, cut off from the other nodes: take no new shard, keep those held
+    /// (shards being given up still go when their jobs finish).
+    KeepHeld,
     /// Periodic upkeep: ownership, polling, metrics.
     Tick,
     Status(RpcReplyPort<DispatcherStatus>),
@@ -268,6 +271,14 @@ impl Actor for JobDispatcher {
                 }
                 wake(&myself, &state.wake_pending);
             }
+            DispatcherMsg::KeepHeld => {
+                let held: BTreeSet<i32> = state
+                    .fence
+                    .as_ref()
+                    .map(|f| f.held().clone())
+                    .unwrap_or_default();
+                state.wanted = held.difference(&state.draining).copied().collect();
+            }
             DispatcherMsg::Tick => state.tick(&myself).await,
             DispatcherMsg::Status(reply) => {
                 let owned = state
@@ -485,7 +496,11 @@ impl DispatcherState {
     /// running on a newly taken shard belonged to a dead owner: they are queued again.
     async fn maintain_ownership(&mut self) -> Result<(), sqlx::Error> {
         if self.fence.is_none() {
-            self.fence = Some(ShardFence::open(&self.services.pool.connect_options()).await?);
+            self.fence = Some(ShardFence::open(
+                &self.services.pool.connect_options(),
+                &self.services.node_id,
+            )
+            .await?);
         }
         let Some(fence) = self.fence.as_mut() else {
             return Ok(());

@@ -33,6 +33,8 @@ pub struct Services {
     pub resources: Arc<crate::pipeline::JobResources>,
     /// Annotations each shard may have waiting (`annotation.queue_per_shard`).
     pub shard_queues: Arc<Vec<Arc<tokio::sync::Semaphore>>>,
+    /// Change notices of this node and what it knows of its cluster.
+    pub hub: Arc<crate::cluster::Hub>,
 }
 
 impl Services {

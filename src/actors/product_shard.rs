@@ -7,6 +7,7 @@ use crate::infra::db::jobs::ClaimedJob;
 use crate::insights::import::{
     self as insight_import, DeletionSummary, ImportError, ImportSummary, Importing, LogoPolicy,
 };
+use crate::cluster::NoticeKind;
 use crate::pipeline;
 use crate::types::{Prediction, ServerType};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -85,6 +86,13 @@ pub struct ShardState {
 impl ShardState {
     /// Carries out what a committed job leaves to do outside the database.
     fn follow_up(&self, effects: pipeline::Effects) {
+        let hub = &self.services.hub;
+        if effects.insights_changed {
+            hub.raise(NoticeKind::Listings, serde_json::Value::Null);
+        }
+        if effects.logos_changed || !effects.removed_logos.is_empty() {
+            hub.raise(NoticeKind::Logos, serde_json::Value::Null);
+        }
         if effects.removed_logos.is_empty() {
             return;
         }
@@ -173,6 +181,9 @@ impl Actor for ProductShard {
                     }
                     Err(e) => Err(e),
                 };
+                if result.is_ok() {
+                    state.services.hub.raise(NoticeKind::Listings, serde_json::Value::Null);
+                }
                 let _ = reply.send(result);
             }
             ShardMsg::RefreshInsights {
@@ -193,6 +204,9 @@ impl Actor for ProductShard {
                     }
                     Err(e) => Err(e),
                 };
+                if result.is_ok() {
+                    state.services.hub.raise(NoticeKind::Listings, serde_json::Value::Null);
+                }
                 let _ = reply.send(result);
             }
             ShardMsg::DeleteProduct {
@@ -208,6 +222,9 @@ impl Actor for ProductShard {
                     }
                     Err(e) => Err(e),
                 };
+                if result.is_ok() {
+                    state.services.hub.raise(NoticeKind::Listings, serde_json::Value::Null);
+                }
                 let _ = reply.send(result);
             }
             ShardMsg::DeleteImages {
@@ -231,6 +248,9 @@ impl Actor for ProductShard {
                     }
                     Err(e) => Err(e),
                 };
+                if result.is_ok() {
+                    state.services.hub.raise(NoticeKind::Listings, serde_json::Value::Null);
+                }
                 let _ = reply.send(result);
             }
             ShardMsg::Annotate { request, reply } => {

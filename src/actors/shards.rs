@@ -5,7 +5,10 @@
 use super::product_shard::ShardMsg;
 use super::{call, CallError, Services};
 use crate::annotation::logos::logo_prediction;
-use crate::annotation::{self, AnnotateError, AnnotateOutcome, AnnotateRequest, Caller};
+use crate::annotation::{
+    self, AnnotateContext, AnnotateError, AnnotateOutcome, AnnotateRequest, Caller,
+};
+use crate::cluster::NoticeKind;
 use crate::infra::db::logo_writes;
 use crate::infra::db::rows::LogoRow;
 use crate::insights::import::{ImportError, ImportSummary};
@@ -140,10 +143,22 @@ pub async fn annotate(
         shard,
         source,
     };
-    let actor = services
-        .names
-        .lookup::<ShardMsg>(&name)
-        .ok_or_else(|| shard_err(CallError::NotRunning(name.clone())))?;
+    let actor = services.names.lookup::<ShardMsg>(&name);
+    if actor.is_none() && !services.settings.has_role(crate::config::Role::Workers) {
+        // A node without product shards (api only) annotates itself; in cluster mode the
+        // product's lock keeps it apart from the jobs of the shard's owner.
+        let ctx = AnnotateContext {
+            pool: services.pool.clone(),
+            po: services.resources.po.clone(),
+            settings: services.settings.clone(),
+        };
+        let outcome = tokio::time::timeout(timeout, annotation::annotate(&ctx, request))
+            .await
+            .map_err(|_| shard_err(CallError::Timeout(name.clone())))??;
+        services.hub.raise(NoticeKind::Listings, serde_json::Value::Null);
+        return Ok(outcome);
+    }
+    let actor = actor.ok_or_else(|| shard_err(CallError::NotRunning(name.clone())))?;
     let _waiting = match services.shard_queues.get(shard as usize) {
         Some(queue) => Some(
             queue
@@ -160,7 +175,10 @@ pub async fn annotate(
     )
     .await
     .map_err(shard_err)?;
-    Ok(result?)
+    let outcome = result?;
+    // Whatever it changed (a vote, an annotation), listings everywhere read it again.
+    services.hub.raise(NoticeKind::Listings, serde_json::Value::Null);
+    Ok(outcome)
 }
 
 /// Longest wait for one logo insight's annotation in a product shard.

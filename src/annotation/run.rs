@@ -124,6 +124,13 @@ pub async fn annotate(
     };
     let req_voter = Voter::of(&req);
     let mut tx = ctx.pool.begin().await.map_err(db)?;
+    if ctx.settings.cluster.enabled {
+        // The product's shard may be owned by another node: its jobs and this
+        // annotation take turns on the product's cluster-wide lock.
+        crate::infra::db::fence::lock_product(&mut tx, &insight.barcode)
+            .await
+            .map_err(db)?;
+    }
     let locked = match annotations::lock_insight(&mut tx, id).await {
         Ok(Some(insight)) => insight,
         Ok(None) => {

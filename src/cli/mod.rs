@@ -2,6 +2,7 @@
 //! making one call into `app` or a domain module. The top of the house.
 
 pub mod ann;
+pub mod cluster;
 pub mod extract_ocr;
 pub mod import_products;
 pub mod jobs;
@@ -41,6 +42,8 @@ pub enum Command {
     ImportProducts(import_products::ImportProductsArgs),
     /// The logo nearest-neighbour index: rebuild it, or show what it holds.
     Ann(ann::AnnArgs),
+    /// Cluster mode: members, shard owners, the update listener's holder.
+    Cluster(cluster::ClusterArgs),
 }
 
 /// Entry point of the binary: runs the subcommand; an error is printed as one message
@@ -55,6 +58,7 @@ pub fn main() -> ExitCode {
         Command::ReplayUpdates(args) => replay_updates::run(cli.config.as_deref(), args),
         Command::ImportProducts(args) => import_products::run(cli.config.as_deref(), args),
         Command::Ann(args) => ann::run(cli.config.as_deref(), args),
+        Command::Cluster(args) => cluster::run(cli.config.as_deref(), args),
     };
     match result {
         Ok(code) => code,

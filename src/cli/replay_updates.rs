@@ -65,6 +65,7 @@ pub fn run(config: Option<&std::path::Path>, args: ReplayArgs) -> anyhow::Result
         let (pool, local) = open_database(&settings, false).await?;
         crate::infra::db::migrate(&pool).await?;
         let ctx = StreamContext {
+            fence: None,
             settings: Arc::new(settings),
             pool: pool.clone(),
         };

@@ -44,6 +44,15 @@ pub enum Role {
 
 impl Role {
     pub const ALL: [Role; 4] = [Role::Api, Role::Workers, Role::Scheduler, Role::Listener];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Api => "api",
+            Role::Workers => "workers",
+            Role::Scheduler => "scheduler",
+            Role::Listener => "listener",
+        }
+    }
 }
 
 /// Roles may be written as a list (`["api", "workers"]`) or a comma-separated string
@@ -426,7 +435,18 @@ pub struct ClusterSettings {
     /// Name of this node; empty = host name and process id.
     #[serde(default)]
     pub node_id: String,
+    /// Name of the cluster: the prefix of its Redis keys and channels (several
+    /// clusters may share one Redis).
+    pub name: String,
+    /// Membership heartbeat period, in milliseconds; a node silent for three periods
+    /// is gone.
     pub heartbeat_ms: u64,
+    /// How long the update listener's lease lasts without renewal, in milliseconds
+    /// (renewed every heartbeat; a dead holder is replaced after at most this).
+    pub lease_ms: u64,
+    /// How often the generations of notices are read from PostgreSQL, to catch up with
+    /// any notice lost on the way, in milliseconds.
+    pub repair_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -4,7 +4,7 @@
 
 use super::{entry_millis, OcrReady, ProductUpdate, Routing, BOT_USERS};
 use crate::config::Settings;
-use crate::infra::db::{jobs, stream_offsets};
+use crate::infra::db::{cluster, jobs, stream_offsets};
 use crate::infra::metrics;
 use crate::infra::redis_streams::{self, Entry};
 use crate::jobs::NewJob;
@@ -22,6 +22,32 @@ const BLOCK_MS: u64 = 1000;
 pub struct StreamContext {
     pub settings: Arc<Settings>,
     pub pool: PgPool,
+    /// Cluster mode: the listener's lease this reader holds; every write checks it in
+    /// its own transaction.
+    pub fence: Option<ListenerFence>,
+}
+
+/// The update listener's lease as held by a reader: its holder and epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerFence {
+    pub holder: String,
+    pub epoch: i64,
+}
+
+impl StreamContext {
+    /// Opens a transaction for the reader's writes; fails with [`ReadError::Fenced`]
+    /// when the reader's lease has passed to another node.
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, ReadError> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(f) = &self.fence {
+            let held =
+                cluster::holds_lease(&mut tx, cluster::LISTENER_LEASE, &f.holder, f.epoch).await?;
+            if !held {
+                return Err(ReadError::Fenced(f.epoch));
+            }
+        }
+        Ok(tx)
+    }
 }
 
 /// What the reader has done so far, shared with whoever reports on it.
@@ -34,15 +60,18 @@ pub struct Counters {
 }
 
 #[derive(Debug, thiserror::Error)]
-enum ReadError {
+pub enum ReadError {
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("the update listener's lease (epoch {0}) passed to another node")]
+    Fenced(i64),
 }
 
-/// Reads until aborted; on any error waits (1 s doubling to 30 s, with jitter) and
-/// starts again from the stored positions, so nothing read but not stored is lost.
+/// Reads until aborted (or, in cluster mode, until the lease is lost); on any other
+/// error waits (1 s doubling to 30 s, with jitter) and starts again from the stored
+/// positions, so nothing read but not stored is lost.
 pub async fn read_forever(
     ctx: StreamContext,
     client: redis::Client,
@@ -53,6 +82,11 @@ pub async fn read_forever(
     loop {
         match read_session(&ctx, &client, &streams, &counters).await {
             Ok(()) => failures = 0,
+            Err(e @ ReadError::Fenced(_)) => {
+                counters.connected.store(false, Ordering::Relaxed);
+                tracing::warn!(error = %e, "update listener stops");
+                return;
+            }
             Err(e) => {
                 counters.connected.store(false, Ordering::Relaxed);
                 failures = failures.saturating_add(1);
@@ -122,7 +156,7 @@ async fn read_session(
                         Some(p) => p,
                         None => initial_position(&mut conn, ctx, stream).await?,
                     };
-                    let mut tx = ctx.pool.begin().await?;
+                    let mut tx = ctx.begin().await?;
                     stream_offsets::store(&mut tx, &key, &start).await?;
                     tx.commit().await?;
                     tracing::info!(
@@ -244,7 +278,7 @@ async fn read_lane(
                         // The two lanes may merge into the same pending jobs at once;
                         // PostgreSQL then breaks the deadlock by failing one of them,
                         // which simply tries again.
-                        Err(e) if attempt < 5 && is_retryable(&e) => {
+                        Err(ReadError::Db(e)) if attempt < 5 && is_retryable(&e) => {
                             tracing::debug!(error = %e, lane = lane.label(), "listener batch retried");
                             tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
                         }
@@ -292,8 +326,8 @@ async fn store_batch(
     jobs: &[NewJob],
     position_key: &str,
     last: &str,
-) -> Result<u64, sqlx::Error> {
-    let mut tx = ctx.pool.begin().await?;
+) -> Result<u64, ReadError> {
+    let mut tx = ctx.begin().await?;
     crate::infra::db::commit_without_flush(&mut tx).await?;
     let w = &ctx.settings.workers;
     let enqueued = jobs::enqueue_batch(&mut tx, jobs, w.shards, w.max_attempts).await?;

@@ -136,6 +136,12 @@ impl ListingCache {
         }
     }
 
+    /// Forgets every listing and voter (insights changed somewhere in the cluster).
+    pub fn clear(&self) {
+        self.listings.invalidate_all();
+        self.voters.invalidate_all();
+    }
+
     /// Forgets what is known about these voters (they just annotated).
     pub fn forget_voters(&self, voters: &[String]) {
         for v in voters {

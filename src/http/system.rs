@@ -39,6 +39,37 @@ pub async fn health_route(state: AppState, _req: ApiRequest) -> Result<Response,
     Ok(health(state).await)
 }
 
+/// `GET /api/v1/cluster`: members (Redis), shard locks, the listener's lease and notice
+/// generations (PostgreSQL). Outside cluster mode it describes this node alone.
+pub async fn cluster(state: AppState, _req: ApiRequest) -> Result<Response, ApiError> {
+    let node = state.services.node_id.clone();
+    let mut status = crate::cluster::status::read(
+        &state.settings,
+        &state.pool,
+        state.redis.as_ref().filter(|_| state.settings.cluster.enabled),
+        Some(node),
+    )
+    .await
+    .map_err(|e| ApiError::unavailable("database_unavailable", format!("PostgreSQL: {e}")))?;
+    if !state.settings.cluster.enabled {
+        status.redis_error = Some("cluster mode is off on this node".into());
+    }
+    let hub = &state.services.hub;
+    let mut body = serde_json::to_value(&status).map_err(ApiError::internal)?;
+    if let Some(o) = body.as_object_mut() {
+        o.insert(
+            "this_node".into(),
+            serde_json::json!({
+                "roles": state.settings.roles,
+                "redis_connected": hub.redis_up(),
+                "listener_epoch": hub.listener_epoch(),
+                "version": env!("CARGO_PKG_VERSION"),
+            }),
+        );
+    }
+    reply::json(&body)
+}
+
 /// `GET /robots.txt`: no crawling at all.
 pub async fn robots(_state: AppState, _req: ApiRequest) -> Result<Response, ApiError> {
     Ok(reply::bytes(
@@ -275,6 +306,19 @@ pub fn routes() -> Vec<Route> {
                 body: None,
                 ok: &[200],
                 errors: &[500],
+                security: Security::Public,
+            },
+        ),
+        Route::new(
+            Method::GET,
+            "/api/v1/cluster",
+            handler(cluster),
+            Doc {
+                summary: "Cluster members, shard owners and the update listener's holder",
+                params: &[],
+                body: None,
+                ok: &[200],
+                errors: &[503],
                 security: Security::Public,
             },
         ),

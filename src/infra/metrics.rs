@@ -28,6 +28,10 @@ pub const LISTENER_LAG_HISTOGRAM: &str = "robotoff_listener_batch_lag_seconds";
 pub const LISTENER_EVENTS: &str = "robotoff_listener_events_total";
 pub const SHARDS_OWNED: &str = "robotoff_shards_owned";
 pub const CLUSTER_MEMBERS: &str = "robotoff_cluster_members";
+pub const CLUSTER_REDIS_UP: &str = "robotoff_cluster_redis_up";
+pub const CLUSTER_NOTICES: &str = "robotoff_cluster_notices_total";
+pub const CLUSTER_MEMBERSHIP_CHANGES: &str = "robotoff_cluster_membership_changes_total";
+pub const CLUSTER_LISTENER_HELD: &str = "robotoff_cluster_listener_held";
 pub const ANNOTATIONS: &str = "robotoff_annotations_total";
 pub const PRODUCT_OPENER_FAILURES: &str = "robotoff_product_opener_failures_total";
 pub const AUTO_APPLY: &str = "robotoff_auto_apply_total";
@@ -223,6 +227,26 @@ pub fn listener_event(stream: &str, outcome: &str) {
 
 pub fn cluster_members(count: usize) {
     gauge!(CLUSTER_MEMBERS).set(count as f64);
+}
+
+/// Whether the last exchange with the cluster's Redis worked.
+pub fn cluster_redis_up(up: bool) {
+    gauge!(CLUSTER_REDIS_UP).set(if up { 1.0 } else { 0.0 });
+}
+
+/// A change notice: `raised` here, `published` to Redis, `received` from it, `repaired`
+/// from PostgreSQL, `applied` here.
+pub fn cluster_notice(kind: &'static str, step: &'static str) {
+    counter!(CLUSTER_NOTICES, "kind" => kind, "step" => step).increment(1);
+}
+
+pub fn cluster_membership_changed() {
+    counter!(CLUSTER_MEMBERSHIP_CHANGES).increment(1);
+}
+
+/// Whether this node holds the update listener's lease.
+pub fn cluster_listener_held(held: bool) {
+    gauge!(CLUSTER_LISTENER_HELD).set(if held { 1.0 } else { 0.0 });
 }
 
 /// An annotation request finished with `status` (a result name, or `error`).

@@ -208,7 +208,7 @@ async fn validate(tmp: PathBuf) -> Result<(), String> {
 }
 
 /// The scheduled task: taxonomies from the OFF static server into the data directory.
-pub async fn download_taxonomies(settings: &Settings) -> Result<String, String> {
+pub async fn download_taxonomies(settings: &Settings) -> Result<TaxonomyRefresh, String> {
     let client = static_client(settings)?;
     let outcome = refresh(
         &client,
@@ -218,6 +218,46 @@ pub async fn download_taxonomies(settings: &Settings) -> Result<String, String> 
     .await?;
     if outcome.failed.len() == TaxonomyType::ALL.len() {
         return Err(outcome.to_string());
+    }
+    Ok(outcome)
+}
+
+/// Another node refreshed the taxonomies named in `announced` (a JSON list of names):
+/// this node checks the server too (its data directory may be its own), and reloads
+/// from its data directory those the check did not already swap (a data directory
+/// shared with that node already holds the new files).
+pub async fn reload_announced(
+    settings: &Settings,
+    announced: &serde_json::Value,
+) -> Result<String, String> {
+    let named: Vec<TaxonomyType> = announced
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().and_then(|s| s.parse().ok()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut outcome = match download_taxonomies(settings).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not check the taxonomies on the server");
+            TaxonomyRefresh::default()
+        }
+    };
+    let rest: Vec<TaxonomyType> = named
+        .into_iter()
+        .filter(|k| !outcome.refreshed.contains(k))
+        .collect();
+    if !rest.is_empty() {
+        let dir = settings.data.dir.clone();
+        let changed = rest.clone();
+        outcome.holders_reloaded +=
+            tokio::task::spawn_blocking(move || refresh_loaded(&dir, &changed))
+                .await
+                .map_err(|e| format!("reloading taxonomies: {e}"))?
+                .map_err(|e| format!("reloading taxonomies: {e}"))?;
+        outcome.refreshed.extend(rest);
     }
     Ok(outcome.to_string())
 }

@@ -267,6 +267,7 @@ pub(super) async fn deleted_image(
     );
     Ok(Effects {
         removed_logos: summary.logo_ids.iter().map(|i| i64::from(*i)).collect(),
+        ..Effects::default()
     })
 }
 

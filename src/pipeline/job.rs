@@ -37,10 +37,14 @@ impl From<ImportError> for JobError {
 }
 
 /// What a committed job leaves for its caller to do outside the database: the logos
-/// to take out of the nearest-neighbour index.
+/// to take out of the nearest-neighbour index, and which changes to announce.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Effects {
     pub removed_logos: Vec<i64>,
+    /// The job wrote insights (listings may show something else now).
+    pub insights_changed: bool,
+    /// The job wrote logo embeddings (the logo indexes have something to catch up with).
+    pub logos_changed: bool,
 }
 
 /// The product a job is about.

@@ -189,6 +189,10 @@ async fn execute(
     // before flushing them, both are lost and the job simply runs again. So completions
     // need not wait for the WAL flush (enqueueing still does).
     crate::infra::db::commit_without_flush(&mut tx).await?;
+    if let (true, Some(barcode)) = (ctx.settings.cluster.enabled, job.barcode.as_deref()) {
+        // Annotations of the product made on other nodes take turns with the job.
+        crate::infra::db::fence::lock_product(&mut tx, barcode).await?;
+    }
     let mut effects = Effects::default();
     match kind {
         JobKind::Noop => {}
@@ -223,6 +227,9 @@ async fn execute(
         }
         other => effects = handle(ctx, other, job, &mut tx).await?,
     }
+    let written = crate::infra::db::cluster::written_in_transaction(&mut tx).await?;
+    effects.insights_changed = written.insights;
+    effects.logos_changed = written.logo_embeddings;
     if !jobs::complete(&mut tx, job.id, job.lease, started_at).await? {
         tx.rollback().await?;
         return Err(JobError::LeaseLost);

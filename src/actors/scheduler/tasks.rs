@@ -114,7 +114,14 @@ pub fn default_tasks(services: &Services) -> Vec<Task> {
             ),
             cluster_wide: false,
             run: Arc::new(|s: Services| {
-                Box::pin(async move { taxonomy_refresh::download_taxonomies(&s.settings).await })
+                Box::pin(async move {
+                    let outcome = taxonomy_refresh::download_taxonomies(&s.settings).await?;
+                    if !outcome.refreshed.is_empty() {
+                        let names: Vec<&str> = outcome.refreshed.iter().map(|k| k.name()).collect();
+                        s.hub.raise(crate::cluster::NoticeKind::Data, serde_json::json!(names));
+                    }
+                    Ok(outcome.to_string())
+                })
             }),
         });
     }

@@ -6,7 +6,7 @@ use sqlx::{ConnectOptions, Connection, PgConnection};
 use std::collections::BTreeSet;
 
 /// Advisory lock namespace of shard ownership (first key of the two-key lock).
-const SHARD_LOCK_SPACE: i32 = 0x526f_626f; // "Robo"
+pub const SHARD_LOCK_SPACE: i32 = 0x526f_626f; // "Robo"
 /// Advisory lock namespace of the scheduler's cluster-wide tasks.
 const TASK_LOCK_SPACE: i32 = 0x5363_6865; // "Sche"
 
@@ -29,16 +29,24 @@ pub async fn unlock_task(conn: &mut PgConnection, key: i32) -> Result<(), sqlx::
         .map(|_| ())
 }
 
+/// Application name of a fence connection, before the node's name.
+pub const FENCE_APPLICATION: &str = "robotoff-fence:";
+
 pub struct ShardFence {
     conn: PgConnection,
     held: BTreeSet<i32>,
 }
 
 impl ShardFence {
-    pub async fn open(options: &PgConnectOptions) -> Result<ShardFence, sqlx::Error> {
+    /// Opens the fence connection of node `node` (named after it, so the holder of
+    /// each shard can be read from PostgreSQL: see [`FENCE_APPLICATION`]).
+    pub async fn open(options: &PgConnectOptions, node: &str) -> Result<ShardFence, sqlx::Error> {
+        let name = format!("{FENCE_APPLICATION}{node}");
+        // PostgreSQL keeps 63 bytes of an application name.
+        let name: String = name.chars().take(63).collect();
         let options = options
             .clone()
-            .application_name("robotoff-fence")
+            .application_name(&name)
             .log_statements(tracing::log::LevelFilter::Off);
         let conn = PgConnection::connect_with(&options).await?;
         Ok(ShardFence {
@@ -101,4 +109,18 @@ impl ShardFence {
     pub async fn close(self) {
         let _ = self.conn.close().await;
     }
+}
+
+/// Advisory lock namespace of a product's writes in cluster mode.
+const PRODUCT_LOCK_SPACE: i32 = 0x5072_6f64; // "Prod"
+
+/// Inside a transaction: waits for, then holds until the transaction ends, the cluster-wide
+/// lock of `barcode`'s writes (a job on its shard's owner, an annotation on any node).
+pub async fn lock_product(conn: &mut PgConnection, barcode: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+        .bind(PRODUCT_LOCK_SPACE)
+        .bind(crate::shard::shard_key(barcode))
+        .execute(conn)
+        .await
+        .map(|_| ())
 }

@@ -2,6 +2,7 @@
 //! SQL statement of the service lives here, taking an executor or a transaction.
 
 pub mod annotations;
+pub mod cluster;
 pub mod dump_cleanup;
 pub mod fence;
 pub mod image_import;
