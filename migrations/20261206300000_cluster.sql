@@ -20,3 +20,16 @@ CREATE TABLE IF NOT EXISTS cluster_generation (
     changed_by text,
     changed_at timestamp with time zone NOT NULL DEFAULT now()
 );
+
+-- The cluster-wide scheduled tasks: a run is claimed here first, so that one run per
+-- scheduled time happens in the whole cluster however many nodes have the scheduler
+-- role (each still fires its own timer); its outcome is kept for operators.
+CREATE TABLE IF NOT EXISTS scheduler_task (
+    name text PRIMARY KEY,
+    runs bigint NOT NULL DEFAULT 0,
+    node text,
+    last_started timestamp with time zone,
+    last_finished timestamp with time zone,
+    ok boolean,
+    outcome text
+);

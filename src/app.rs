@@ -188,7 +188,10 @@ impl App {
                 .await
                 .with_context(|| format!("could not listen on {}", settings.http.addr))?;
             app.addr = Some(listener.local_addr()?);
-            let _ = services.hub.http_addr.set(listener.local_addr()?.to_string());
+            let _ = services
+                .hub
+                .http_addr
+                .set(listener.local_addr()?.to_string());
             let (tx, rx) = oneshot::channel::<()>();
             let server = warp::serve(http::api(state))
                 .incoming(listener)

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::redis_server::{free_port, redis_ready, OwnRedis};
 use common::{count, fresh_database, redis_url, settings, spawn_app, wait_until, xadd};
 use robotoff::actors::update_listener::ListenerMsg;
 use robotoff::actors::{call, UPDATE_LISTENER};
@@ -12,7 +13,7 @@ use robotoff::config::{Role, Settings};
 use robotoff::events::stream::{positions, StreamContext};
 use serde_json::Value;
 use sqlx::PgPool;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 fn listener_settings(db: &str, redis: &str) -> Settings {
@@ -331,76 +332,6 @@ async fn restart_resumes_from_the_stored_positions() {
     app.shutdown().await;
 }
 
-/// A Redis of the test's own (persistent, so a restart keeps the streams).
-struct OwnRedis {
-    port: u16,
-}
-
-impl OwnRedis {
-    fn start(dir: &std::path::Path, port: u16) -> OwnRedis {
-        let status = Command::new("redis-server")
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--daemonize",
-                "yes",
-                "--appendonly",
-                "yes",
-            ])
-            .arg("--dir")
-            .arg(dir)
-            .arg("--pidfile")
-            .arg(dir.join("redis.pid"))
-            .stdout(Stdio::null())
-            .status()
-            .expect("redis-server");
-        assert!(status.success());
-        OwnRedis { port }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn stop(&self) {
-        let _ = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string(), "shutdown", "save"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// Waits until the Redis at `url` answers PING (accepts connections and has loaded
-/// its data).
-async fn redis_ready(url: &str, what: &str) {
-    wait_until(Duration::from_secs(20), what, || {
-        let url = url.to_string();
-        async move {
-            let client = redis::Client::open(url).ok()?;
-            let mut conn = client.get_multiplexed_async_connection().await.ok()?;
-            let pong: String = redis::cmd("PING").query_async(&mut conn).await.ok()?;
-            (pong == "PONG").then_some(())
-        }
-    })
-    .await;
-}
-
 /// Architecture invariant 5: Redis going away stalls the listener, which reconnects and
 /// catches up by itself; nothing is lost or doubled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -493,6 +424,7 @@ async fn replay_reenqueues_without_moving_positions() {
     let streams = StreamContext {
         settings: std::sync::Arc::new(s),
         pool: pool.clone(),
+        fence: None,
     };
     let after = positions(&streams).await.expect("positions");
     assert_eq!(before, after);
@@ -650,6 +582,7 @@ fn stream_context(app: &App) -> StreamContext {
     StreamContext {
         settings: app.services.settings.clone(),
         pool: app.pool.clone(),
+        fence: None,
     }
 }
 

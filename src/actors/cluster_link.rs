@@ -117,7 +117,9 @@ impl Actor for ClusterLink {
             tokio::time::timeout(Duration::from_secs(2), left).await,
             Ok(Ok(()))
         ) {
-            tracing::warn!("could not announce this node's departure; the others notice its silence");
+            tracing::warn!(
+                "could not announce this node's departure; the others notice its silence"
+            );
         }
         Ok(())
     }
@@ -178,7 +180,13 @@ impl ClusterState {
         let period = Duration::from_millis(c.heartbeat_ms.max(100));
         let me = self.me(held);
         let beat = async {
-            let members = membership::heartbeat(&mut self.redis, &self.keys, &me, period.as_millis() as u64 * 3).await?;
+            let members = membership::heartbeat(
+                &mut self.redis,
+                &self.keys,
+                &me,
+                period.as_millis() as u64 * 3,
+            )
+            .await?;
             let event = if self.joined { "beat" } else { "join" };
             let text = serde_json::to_string(&Beat {
                 node: me.node_id.clone(),
@@ -303,7 +311,9 @@ async fn subscribe_forever(
                             }
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "could not subscribe to the cluster channels"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not subscribe to the cluster channels")
+                    }
                 }
             }
             Err(e) => tracing::debug!(error = %e, "cluster channels unreachable"),
@@ -375,7 +385,9 @@ async fn relay_notices(services: Services, mut redis: ConnectionManager, keys: K
                 .await;
             match published {
                 Ok(_) => metrics::cluster_notice(kind.as_str(), "published"),
-                Err(e) => tracing::debug!(error = %e, kind = kind.as_str(), "notice not published; the others catch up from PostgreSQL"),
+                Err(e) => {
+                    tracing::debug!(error = %e, kind = kind.as_str(), "notice not published; the others catch up from PostgreSQL")
+                }
             }
         }
     }
@@ -410,7 +422,9 @@ fn apply_here(services: &Services, notice: &Notice) {
                     crate::maintenance::taxonomy_refresh::reload_announced(&settings, &detail)
                         .await;
                 match outcome {
-                    Ok(summary) => tracing::info!(%summary, "data reloaded as another node announced"),
+                    Ok(summary) => {
+                        tracing::info!(%summary, "data reloaded as another node announced")
+                    }
                     Err(e) => tracing::warn!(error = %e, "could not reload the announced data"),
                 }
             });

@@ -496,11 +496,13 @@ impl DispatcherState {
     /// running on a newly taken shard belonged to a dead owner: they are queued again.
     async fn maintain_ownership(&mut self) -> Result<(), sqlx::Error> {
         if self.fence.is_none() {
-            self.fence = Some(ShardFence::open(
-                &self.services.pool.connect_options(),
-                &self.services.node_id,
-            )
-            .await?);
+            self.fence = Some(
+                ShardFence::open(
+                    &self.services.pool.connect_options(),
+                    &self.services.node_id,
+                )
+                .await?,
+            );
         }
         let Some(fence) = self.fence.as_mut() else {
             return Ok(());

@@ -3,11 +3,11 @@
 use super::logo_index::LogoIndexMsg;
 use super::{Services, LOGO_INDEX};
 use crate::annotation::{self, AnnotateContext, AnnotateError, AnnotateOutcome, AnnotateRequest};
+use crate::cluster::NoticeKind;
 use crate::infra::db::jobs::ClaimedJob;
 use crate::insights::import::{
     self as insight_import, DeletionSummary, ImportError, ImportSummary, Importing, LogoPolicy,
 };
-use crate::cluster::NoticeKind;
 use crate::pipeline;
 use crate::types::{Prediction, ServerType};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -182,7 +182,10 @@ impl Actor for ProductShard {
                     Err(e) => Err(e),
                 };
                 if result.is_ok() {
-                    state.services.hub.raise(NoticeKind::Listings, serde_json::Value::Null);
+                    state
+                        .services
+                        .hub
+                        .raise(NoticeKind::Listings, serde_json::Value::Null);
                 }
                 let _ = reply.send(result);
             }
@@ -205,7 +208,10 @@ impl Actor for ProductShard {
                     Err(e) => Err(e),
                 };
                 if result.is_ok() {
-                    state.services.hub.raise(NoticeKind::Listings, serde_json::Value::Null);
+                    state
+                        .services
+                        .hub
+                        .raise(NoticeKind::Listings, serde_json::Value::Null);
                 }
                 let _ = reply.send(result);
             }
@@ -223,7 +229,10 @@ impl Actor for ProductShard {
                     Err(e) => Err(e),
                 };
                 if result.is_ok() {
-                    state.services.hub.raise(NoticeKind::Listings, serde_json::Value::Null);
+                    state
+                        .services
+                        .hub
+                        .raise(NoticeKind::Listings, serde_json::Value::Null);
                 }
                 let _ = reply.send(result);
             }
@@ -249,7 +258,10 @@ impl Actor for ProductShard {
                     Err(e) => Err(e),
                 };
                 if result.is_ok() {
-                    state.services.hub.raise(NoticeKind::Listings, serde_json::Value::Null);
+                    state
+                        .services
+                        .hub
+                        .raise(NoticeKind::Listings, serde_json::Value::Null);
                 }
                 let _ = reply.send(result);
             }

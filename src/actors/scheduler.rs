@@ -11,7 +11,7 @@ pub use tasks::{
 };
 
 use super::Services;
-use crate::infra::db::fence;
+use crate::infra::db::{cluster, fence};
 use crate::infra::metrics;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::collections::{HashMap, HashSet};
@@ -75,11 +75,11 @@ impl Actor for Scheduler {
                 if let Some(task) = state.tasks.get(name) {
                     myself.send_after(next_delay(task), move || SchedulerMsg::Due(name));
                 }
-                state.start(&myself, name);
+                state.start(&myself, name, false);
             }
             SchedulerMsg::RunNow(name, reply) => {
                 let key = state.tasks.keys().copied().find(|k| *k == name);
-                let started = key.is_some_and(|k| state.start(&myself, k));
+                let started = key.is_some_and(|k| state.start(&myself, k, true));
                 let _ = reply.send(started);
             }
             SchedulerMsg::Finished(name, result) => {
@@ -105,8 +105,9 @@ impl Actor for Scheduler {
 }
 
 impl SchedulerState {
-    /// Starts `name` unless it is already running; returns whether it started.
-    fn start(&mut self, myself: &ActorRef<SchedulerMsg>, name: &'static str) -> bool {
+    /// Starts `name` unless it is already running; returns whether it started. A
+    /// `forced` run (asked for) does not wait for the task's next scheduled time.
+    fn start(&mut self, myself: &ActorRef<SchedulerMsg>, name: &'static str, forced: bool) -> bool {
         let Some(task) = self.tasks.get(name).cloned() else {
             return false;
         };
@@ -117,7 +118,7 @@ impl SchedulerState {
         let services = self.services.clone();
         let me = myself.clone();
         tokio::spawn(async move {
-            let result = run_exclusive(&services, &task).await;
+            let result = run_exclusive(&services, &task, forced).await;
             let _ = me.cast(SchedulerMsg::Finished(task.name, result));
         });
         true
@@ -125,8 +126,9 @@ impl SchedulerState {
 }
 
 /// Runs `task`; a cluster-wide task runs while holding its advisory lock, and is skipped
-/// if another node holds it.
-async fn run_exclusive(services: &Services, task: &Task) -> Result<String, String> {
+/// if another node holds it or already ran it for this scheduled time (the other nodes'
+/// timers fire too); its outcome is recorded in `scheduler_task`.
+async fn run_exclusive(services: &Services, task: &Task, forced: bool) -> Result<String, String> {
     if !task.cluster_wide {
         return (task.run)(services.clone()).await;
     }
@@ -138,7 +140,20 @@ async fn run_exclusive(services: &Services, task: &Task) -> Result<String, Strin
     if !locked {
         return Ok("skipped: running on another node".to_string());
     }
-    let result = (task.run)(services.clone()).await;
+    let node = &services.node_id;
+    let claimed =
+        cluster::claim_task_run(&mut *conn, task.name, node, task.schedule.min_gap(), forced).await;
+    let result = match claimed {
+        Ok(true) => {
+            let result = (task.run)(services.clone()).await;
+            if let Err(e) = cluster::finish_task_run(&mut *conn, task.name, node, &result).await {
+                tracing::warn!(task = task.name, error = %e, "could not record the task's outcome");
+            }
+            result
+        }
+        Ok(false) => Ok("skipped: another node ran it for this time".to_string()),
+        Err(e) => Err(format!("claiming the run: {e}")),
+    };
     let _ = fence::unlock_task(&mut conn, key).await;
     result
 }

@@ -155,7 +155,9 @@ pub async fn annotate(
         let outcome = tokio::time::timeout(timeout, annotation::annotate(&ctx, request))
             .await
             .map_err(|_| shard_err(CallError::Timeout(name.clone())))??;
-        services.hub.raise(NoticeKind::Listings, serde_json::Value::Null);
+        services
+            .hub
+            .raise(NoticeKind::Listings, serde_json::Value::Null);
         return Ok(outcome);
     }
     let actor = actor.ok_or_else(|| shard_err(CallError::NotRunning(name.clone())))?;
@@ -177,7 +179,9 @@ pub async fn annotate(
     .map_err(shard_err)?;
     let outcome = result?;
     // Whatever it changed (a vote, an annotation), listings everywhere read it again.
-    services.hub.raise(NoticeKind::Listings, serde_json::Value::Null);
+    services
+        .hub
+        .raise(NoticeKind::Listings, serde_json::Value::Null);
     Ok(outcome)
 }
 

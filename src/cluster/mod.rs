@@ -158,6 +158,14 @@ impl Hub {
         true
     }
 
+    /// The highest generation of `kind` applied on this node.
+    pub fn seen(&self, kind: NoticeKind) -> i64 {
+        self.seen
+            .lock()
+            .map(|s| s.get(&kind).copied().unwrap_or(0))
+            .unwrap_or(0)
+    }
+
     /// Sets the generations already applied (at start: nothing to catch up with).
     pub fn start_from(&self, generations: &[(NoticeKind, i64)]) {
         if let Ok(mut seen) = self.seen.lock() {

@@ -46,7 +46,10 @@ pub async fn cluster(state: AppState, _req: ApiRequest) -> Result<Response, ApiE
     let mut status = crate::cluster::status::read(
         &state.settings,
         &state.pool,
-        state.redis.as_ref().filter(|_| state.settings.cluster.enabled),
+        state
+            .redis
+            .as_ref()
+            .filter(|_| state.settings.cluster.enabled),
         Some(node),
     )
     .await

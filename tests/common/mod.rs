@@ -4,6 +4,8 @@
 
 pub mod dump;
 pub mod po;
+pub mod redis_server;
+pub mod stream_events;
 
 use robotoff::app::App;
 use robotoff::config::{Overrides, Settings};

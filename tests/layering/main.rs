@@ -22,7 +22,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("actors", &["actors"]),
     ("job handlers", &["pipeline"]),
     ("domain services", &["annotation", "product_store"]),
-    ("domain", &["insights", "events", "maintenance", "ann", "cluster"]),
+    (
+        "domain",
+        &["insights", "events", "maintenance", "ann", "cluster"],
+    ),
     (
         "pure domain logic and adapters",
         &["ocr", "questions", "imaging", "ml", "infra"],

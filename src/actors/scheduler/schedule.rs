@@ -20,6 +20,15 @@ impl Schedule {
         Schedule::Every { every, jitter }
     }
 
+    /// Shortest time between two runs of a cluster-wide task: other nodes' timers for
+    /// the same scheduled time fire within it (half the shortest period).
+    pub fn min_gap(&self) -> Duration {
+        match self {
+            Schedule::Every { every, jitter } => every.saturating_sub(*jitter) / 2,
+            Schedule::DailyAt(_) => Duration::from_secs(12 * 3600),
+        }
+    }
+
     /// How long to wait, from `now`, before the next run.
     pub fn next_delay(&self, now: DateTime<Utc>) -> Duration {
         match *self {

@@ -118,7 +118,8 @@ pub fn default_tasks(services: &Services) -> Vec<Task> {
                     let outcome = taxonomy_refresh::download_taxonomies(&s.settings).await?;
                     if !outcome.refreshed.is_empty() {
                         let names: Vec<&str> = outcome.refreshed.iter().map(|k| k.name()).collect();
-                        s.hub.raise(crate::cluster::NoticeKind::Data, serde_json::json!(names));
+                        s.hub
+                            .raise(crate::cluster::NoticeKind::Data, serde_json::json!(names));
                     }
                     Ok(outcome.to_string())
                 })

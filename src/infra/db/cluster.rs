@@ -141,7 +141,13 @@ pub async fn generations<'e>(
         .fetch_all(db)
         .await?;
     rows.into_iter()
-        .map(|r| Ok((r.try_get("kind")?, r.try_get("generation")?, r.try_get("detail")?)))
+        .map(|r| {
+            Ok((
+                r.try_get("kind")?,
+                r.try_get("generation")?,
+                r.try_get("detail")?,
+            ))
+        })
         .collect()
 }
 
@@ -161,7 +167,10 @@ pub async fn shard_holders<'e>(db: impl PgExecutor<'e>) -> Result<Vec<(i32, Stri
     rows.into_iter()
         .map(|r| {
             let app: String = r.try_get("app")?;
-            let node = app.strip_prefix(FENCE_APPLICATION).unwrap_or(&app).to_string();
+            let node = app
+                .strip_prefix(FENCE_APPLICATION)
+                .unwrap_or(&app)
+                .to_string();
             Ok((r.try_get("shard")?, node))
         })
         .collect()
@@ -196,4 +205,55 @@ pub async fn written_in_transaction(conn: &mut PgConnection) -> Result<Written, 
         }
     }
     Ok(w)
+}
+
+/// Claims a run of cluster-wide task `name` for `node`: granted when `forced` (a run
+/// asked for), or when no run of it started within `min_gap` anywhere in the cluster.
+pub async fn claim_task_run<'e>(
+    db: impl PgExecutor<'e>,
+    name: &str,
+    node: &str,
+    min_gap: Duration,
+    forced: bool,
+) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query(
+        r#"INSERT INTO scheduler_task AS t (name, runs, node, last_started)
+           VALUES ($1, 1, $2, now())
+           ON CONFLICT (name) DO UPDATE SET runs = t.runs + 1, node = EXCLUDED.node,
+               last_started = now(), last_finished = NULL, ok = NULL, outcome = NULL
+           WHERE $4 OR t.last_started IS NULL
+              OR t.last_started < now() - $3 * interval '1 millisecond'
+           RETURNING runs"#,
+    )
+    .bind(name)
+    .bind(node)
+    .bind(min_gap.as_millis().min(i64::MAX as u128) as i64)
+    .bind(forced)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Records how `node`'s run of task `name` ended.
+pub async fn finish_task_run<'e>(
+    db: impl PgExecutor<'e>,
+    name: &str,
+    node: &str,
+    outcome: &Result<String, String>,
+) -> Result<(), sqlx::Error> {
+    let (ok, text) = match outcome {
+        Ok(s) => (true, s.as_str()),
+        Err(e) => (false, e.as_str()),
+    };
+    sqlx::query(
+        "UPDATE scheduler_task SET last_finished = now(), ok = $3, outcome = $4
+          WHERE name = $1 AND node = $2",
+    )
+    .bind(name)
+    .bind(node)
+    .bind(ok)
+    .bind(text)
+    .execute(db)
+    .await
+    .map(|_| ())
 }
