@@ -177,7 +177,19 @@ impl App {
                 use tokio::sync::broadcast::error::RecvError;
                 loop {
                     match notices.recv().await {
-                        Ok(n) if n.kind == crate::cluster::NoticeKind::Listings => cache.clear(),
+                        Ok(n) if n.kind == crate::cluster::NoticeKind::Listings => {
+                            match n.detail.get("voters").and_then(|v| v.as_array()) {
+                                // Only these voters' listings changed.
+                                Some(voters) => {
+                                    let keys: Vec<String> = voters
+                                        .iter()
+                                        .filter_map(|v| v.as_str().map(String::from))
+                                        .collect();
+                                    cache.forget_voters(&keys);
+                                }
+                                None => cache.clear(),
+                            }
+                        }
                         Ok(_) => {}
                         Err(RecvError::Lagged(_)) => cache.clear(),
                         Err(RecvError::Closed) => return,

@@ -62,6 +62,11 @@ impl<'a> ClusterSpec<'a> {
     }
 
     fn node(&self, i: usize) -> Node {
+        self.node_with(i, &[])
+    }
+
+    /// Node `i` with settings of its own over the cluster's.
+    fn node_with(&self, i: usize, own: &[(&str, &str)]) -> Node {
         let port = free_port();
         let index = std::env::temp_dir().join(format!("robotoff-cluster-index-{}-{i}", self.name));
         let mut env: Vec<(String, String)> = vec![
@@ -119,6 +124,9 @@ impl<'a> ClusterSpec<'a> {
         }
         for (k, v) in &self.extra {
             env.push((k.to_string(), v.clone()));
+        }
+        for (k, v) in own {
+            env.push((k.to_string(), v.to_string()));
         }
         let mut node = Node {
             id: format!("node-{i}"),
@@ -410,8 +418,28 @@ async fn a_vote_on_one_node_leaves_the_listings_of_the_others_within_200_ms() {
     let mut spec = ClusterSpec::new(&db, &redis);
     spec.extra
         .push(("ROBOTOFF__HTTP__LISTING_CACHE_MS", "5000".into()));
-    let nodes: Vec<Node> = (1..=3).map(|i| spec.node(i)).collect();
+    // Node A serves the API only: it annotates without product shards of its own.
+    let nodes: Vec<Node> = vec![
+        spec.node_with(1, &[("ROBOTOFF__ROLES", "api")]),
+        spec.node(2),
+        spec.node(3),
+    ];
     members_seen(&nodes, 3, Duration::from_secs(60)).await;
+    let holders = wait_until(
+        Duration::from_secs(30),
+        "the worker nodes own every shard",
+        || {
+            let pool = pool.clone();
+            async move {
+                let holders = shard_holders(&pool).await;
+                (holders.len() == SHARDS as usize).then_some(holders)
+            }
+        },
+    )
+    .await;
+    for (shard, node) in holders {
+        assert_ne!(node, "node-1", "an api node owns no shard ({shard})");
+    }
     let client = http();
     let mut worst = Duration::ZERO;
     for round in 0..5 {
@@ -661,4 +689,30 @@ async fn a_notice_lost_on_redis_is_caught_up_from_postgresql() {
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(notices.try_recv().is_err(), "applied once");
     app.shutdown().await;
+}
+
+/// What a job's transaction wrote is known before it commits: insights, logo embeddings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_knows_whether_it_wrote_insights() {
+    let db = fresh_database().await;
+    let pool = PgPool::connect(&db).await.expect("pool");
+    let mut tx = pool.begin().await.expect("tx");
+    let none = lease::written_in_transaction(&mut tx)
+        .await
+        .expect("written");
+    assert!(!none.insights && !none.logo_embeddings);
+    sqlx::query(
+        r#"INSERT INTO product_insight (id, barcode, type, data, timestamp, n_votes, value_tag,
+             automatic_processing, server_type, reserved_barcode, countries, brands, campaign)
+         VALUES (gen_random_uuid(), '3000000000017', 'category', '{}', now(), 0, 'en:seeds',
+             false, 'off', false, '[]', '[]', '[]')"#,
+    )
+    .execute(&mut *tx)
+    .await
+    .expect("insight");
+    let some = lease::written_in_transaction(&mut tx)
+        .await
+        .expect("written");
+    assert!(some.insights && !some.logo_embeddings);
+    tx.rollback().await.expect("rollback");
 }

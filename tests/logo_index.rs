@@ -1146,3 +1146,48 @@ fn index_file(dir: &std::path::Path) -> String {
         .expect("the file of the food logos")
         .to_string()
 }
+
+/// Cluster mode: a logo embedded on one node reaches the index of another node through
+/// the logos notice at once, though that node's own catch-up timer would not fire for
+/// minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logo_added_on_one_node_reaches_the_index_of_another_through_its_notice() {
+    let e = env().await;
+    let name = format!("test-{}", uuid::Uuid::new_v4().simple());
+    let node = |id: &str, dir: PathBuf, sync_ms: u64| {
+        let mut s = settings_in(&e.db, &dir);
+        s.redis.url = Some(common::redis_url().into());
+        s.cluster.enabled = true;
+        s.cluster.name = name.clone();
+        s.cluster.node_id = id.to_string();
+        s.cluster.heartbeat_ms = 200;
+        s.index.sync_interval_ms = sync_ms;
+        s.roles = vec![robotoff::config::Role::Api];
+        s
+    };
+    let a = common::spawn_app(node("a", e.dir.join("a"), 100)).await;
+    let b = common::spawn_app(node("b", e.dir.join("b"), 600_000)).await;
+    ready(&a).await;
+    ready(&b).await;
+    // Both nodes listen to the notices channel.
+    common::wait_until(Duration::from_secs(10), "b joined", || async {
+        (a.services.hub.members().len() == 2 && b.services.hub.members().len() == 2).then_some(())
+    })
+    .await;
+    let logo = add_logo(&e.pool, "off", 1, 1).await;
+    sync(&a).await;
+    assert_eq!(stats(&a).await.vectors, 1);
+    assert_eq!(stats(&b).await.vectors, 0, "b has not caught up by itself");
+    a.services.hub.raise(
+        robotoff::cluster::NoticeKind::Logos,
+        serde_json::Value::Null,
+    );
+    common::wait_until(Duration::from_secs(2), "b's index has the logo", || async {
+        (stats(&b).await.vectors == 1).then_some(())
+    })
+    .await;
+    let found = search(&b, embedding(1, 1), 1, None).await;
+    assert_eq!(found.first().map(|(id, _)| *id), Some(i64::from(logo)));
+    a.shutdown().await;
+    b.shutdown().await;
+}

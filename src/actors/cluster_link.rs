@@ -254,7 +254,7 @@ impl ClusterState {
     async fn repair(&mut self) {
         match db::generations(&self.services.pool).await {
             Ok(generations) => {
-                for (kind, generation, detail) in generations {
+                for (kind, generation, _) in generations {
                     if let Some(kind) = NoticeKind::parse(&kind) {
                         if self.services.hub.advance(kind, generation) {
                             metrics::cluster_notice(kind.as_str(), "repaired");
@@ -263,8 +263,12 @@ impl ClusterState {
                                 generation,
                                 "notice missed on Redis, caught up from PostgreSQL"
                             );
-                            // Already advanced: apply without the generation check.
-                            self.services.hub.apply_remote(kind, 0, detail);
+                            // Already advanced: applied without the generation check,
+                            // and as "everything changed" (more than the last change
+                            // may have been missed).
+                            self.services
+                                .hub
+                                .apply_remote(kind, 0, serde_json::Value::Null);
                         }
                     }
                 }
@@ -345,12 +349,12 @@ async fn relay_notices(services: Services, mut redis: ConnectionManager, keys: K
         let mut local: BTreeMap<&'static str, (NoticeKind, serde_json::Value)> = BTreeMap::new();
         for notice in batch {
             match notice.origin {
-                Origin::Local => {
-                    let entry = local
-                        .entry(notice.kind.as_str())
-                        .or_insert((notice.kind, serde_json::json!([])));
-                    merge_detail(&mut entry.1, notice.detail);
-                }
+                Origin::Local => match local.get_mut(notice.kind.as_str()) {
+                    Some(entry) => merge_detail(&mut entry.1, notice.detail),
+                    None => {
+                        local.insert(notice.kind.as_str(), (notice.kind, notice.detail));
+                    }
+                },
                 Origin::Remote => apply_here(&services, &notice),
             }
         }
@@ -393,14 +397,26 @@ async fn relay_notices(services: Services, mut redis: ConnectionManager, keys: K
     }
 }
 
-/// Details of a burst, merged: lists are joined without repeats.
+/// Details of a burst, merged: lists (of taxonomies, of voters) are joined without
+/// repeats; anything else means "everything changed".
 fn merge_detail(into: &mut serde_json::Value, more: serde_json::Value) {
-    if let (Some(list), serde_json::Value::Array(items)) = (into.as_array_mut(), more) {
+    fn union(list: &mut Vec<serde_json::Value>, items: Vec<serde_json::Value>) {
         for item in items {
             if !list.contains(&item) {
                 list.push(item);
             }
         }
+    }
+    use serde_json::Value;
+    match (&mut *into, more) {
+        (Value::Array(list), Value::Array(items)) => union(list, items),
+        (Value::Object(a), Value::Object(mut b)) => {
+            match (a.get_mut("voters"), b.remove("voters")) {
+                (Some(Value::Array(list)), Some(Value::Array(items))) => union(list, items),
+                _ => *into = Value::Null,
+            }
+        }
+        _ => *into = Value::Null,
     }
 }
 
@@ -429,5 +445,26 @@ fn apply_here(services: &Services, notice: &Notice) {
                 }
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_detail;
+    use serde_json::json;
+
+    #[test]
+    fn bursts_merge_their_details() {
+        let mut d = json!({"voters": ["device:a"]});
+        merge_detail(&mut d, json!({"voters": ["device:b", "device:a"]}));
+        assert_eq!(d, json!({"voters": ["device:a", "device:b"]}));
+        // A change to every listing wins over voters.
+        merge_detail(&mut d, serde_json::Value::Null);
+        assert_eq!(d, serde_json::Value::Null);
+        merge_detail(&mut d, json!({"voters": ["device:c"]}));
+        assert_eq!(d, serde_json::Value::Null);
+        let mut t = json!(["category"]);
+        merge_detail(&mut t, json!(["label", "category"]));
+        assert_eq!(t, json!(["category", "label"]));
     }
 }

@@ -153,10 +153,29 @@ impl AnnotateRequest {
         }
     }
 
+    /// The keys under which listing caches remember this caller as a voter.
+    pub fn voter_keys(&self) -> Vec<String> {
+        let mut keys = vec![device_key(&self.device_id)];
+        if let Some(u) = self.username() {
+            keys.push(user_key(&u));
+        }
+        keys
+    }
+
     /// Whether the annotation is applied directly rather than counted as a vote.
     pub fn is_trusted(&self) -> bool {
         !matches!(self.caller, Caller::Anonymous)
     }
+}
+
+/// The listing caches' key of an anonymous voter's device.
+pub fn device_key(device_id: &str) -> String {
+    format!("device:{device_id}")
+}
+
+/// The listing caches' key of a signed-in voter.
+pub fn user_key(username: &str) -> String {
+    format!("user:{username}")
 }
 
 #[cfg(test)]

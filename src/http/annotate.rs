@@ -109,9 +109,9 @@ pub async fn annotate(state: AppState, req: ApiRequest) -> Result<Response, ApiE
         &state.settings.http.trusted_proxies,
     ));
     // This caller now has (or may have) a vote: its listings must be fresh again.
-    let mut voters = vec![format!("device:{}", request.device_id)];
+    let mut voters = vec![crate::annotation::request::device_key(&request.device_id)];
     if let Some(u) = request.auth.as_ref().and_then(Credentials::username) {
-        voters.push(format!("user:{u}"));
+        voters.push(crate::annotation::request::user_key(&u));
     }
     let outcome = backend::annotate(&state, request).await;
     state.cache.forget_voters(&voters);

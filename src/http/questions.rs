@@ -28,8 +28,8 @@ const MAX_COUNT: i64 = 100;
 /// The cache key of a voter.
 pub fn voter_key(e: &VoteExclusion) -> String {
     match e {
-        VoteExclusion::Username(u) => format!("user:{u}"),
-        VoteExclusion::Device(d) => format!("device:{d}"),
+        VoteExclusion::Username(u) => crate::annotation::request::user_key(u),
+        VoteExclusion::Device(d) => crate::annotation::request::device_key(d),
     }
 }
 

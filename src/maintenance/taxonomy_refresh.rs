@@ -222,7 +222,8 @@ pub async fn download_taxonomies(settings: &Settings) -> Result<TaxonomyRefresh,
     Ok(outcome)
 }
 
-/// Another node refreshed the taxonomies named in `announced` (a JSON list of names):
+/// Another node refreshed the taxonomies named in `announced` (a JSON list of names, or
+/// anything else for all of them):
 /// this node checks the server too (its data directory may be its own), and reloads
 /// from its data directory those the check did not already swap (a data directory
 /// shared with that node already holds the new files).
@@ -230,6 +231,7 @@ pub async fn reload_announced(
     settings: &Settings,
     announced: &serde_json::Value,
 ) -> Result<String, String> {
+    // No list (changes caught up from PostgreSQL): every taxonomy loaded is read again.
     let named: Vec<TaxonomyType> = announced
         .as_array()
         .map(|a| {
@@ -237,7 +239,7 @@ pub async fn reload_announced(
                 .filter_map(|v| v.as_str().and_then(|s| s.parse().ok()))
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_else(|| TaxonomyType::ALL.to_vec());
     let mut outcome = match download_taxonomies(settings).await {
         Ok(outcome) => outcome,
         Err(e) => {

@@ -186,25 +186,20 @@ pub struct Written {
 /// Inside a transaction: whether it has inserted, updated or deleted insights or logo
 /// embeddings (PostgreSQL counts each transaction's row changes per table).
 pub async fn written_in_transaction(conn: &mut PgConnection) -> Result<Written, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT relname::text AS rel, (n_tup_ins + n_tup_upd + n_tup_del)::bigint AS n
-           FROM pg_stat_xact_user_tables
-          WHERE (schemaname = 'public' AND relname = 'product_insight')
-             OR (schemaname = 'embedding' AND relname = 'logo_embedding')",
+    let (insights, logos): (i64, i64) = sqlx::query_as(
+        "SELECT pg_stat_get_xact_tuples_inserted(i) + pg_stat_get_xact_tuples_updated(i)
+                  + pg_stat_get_xact_tuples_deleted(i),
+                pg_stat_get_xact_tuples_inserted(l) + pg_stat_get_xact_tuples_updated(l)
+                  + pg_stat_get_xact_tuples_deleted(l)
+           FROM (SELECT 'public.product_insight'::regclass AS i,
+                        'embedding.logo_embedding'::regclass AS l) r",
     )
-    .fetch_all(conn)
+    .fetch_one(conn)
     .await?;
-    let mut w = Written::default();
-    for r in rows {
-        let rel: String = r.try_get("rel")?;
-        let n: i64 = r.try_get("n")?;
-        match rel.as_str() {
-            "product_insight" => w.insights |= n > 0,
-            "logo_embedding" => w.logo_embeddings |= n > 0,
-            _ => {}
-        }
-    }
-    Ok(w)
+    Ok(Written {
+        insights: insights > 0,
+        logo_embeddings: logos > 0,
+    })
 }
 
 /// Claims a run of cluster-wide task `name` for `node`: granted when `forced` (a run
