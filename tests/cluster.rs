@@ -349,8 +349,9 @@ async fn ten_thousand_events_through_a_kill_9_of_the_listener_node() {
 }
 
 /// Redis stopped for 30 s under load: no shard changes hands while the nodes cannot see
-/// each other (the locks they hold keep every shard fenced), no job is lost or doubled,
-/// and membership heals when Redis returns.
+/// each other (the locks they hold keep every shard fenced; a node restarted meanwhile
+/// starts and takes none), no job is lost or doubled, and membership heals when Redis
+/// returns.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_stopped_for_30_s_moves_no_shard_and_loses_no_job() {
     let dir = tempfile::tempdir().expect("dir");
@@ -375,7 +376,14 @@ async fn redis_stopped_for_30_s_moves_no_shard_and_loses_no_job() {
     own.stop();
     let outage = Instant::now();
     let mut seen: BTreeSet<(i32, String)> = BTreeSet::new();
+    let mut restarted = false;
     while outage.elapsed() < Duration::from_secs(30) {
+        if !restarted && outage.elapsed() > Duration::from_secs(5) {
+            // A node that starts while Redis is away starts, and takes no shard.
+            nodes[2].kill_9();
+            nodes[2].start();
+            restarted = true;
+        }
         let holders = shard_holders(&pool).await;
         let mut per_shard: BTreeMap<i32, usize> = BTreeMap::new();
         for (s, _) in &holders {
@@ -392,6 +400,12 @@ async fn redis_stopped_for_30_s_moves_no_shard_and_loses_no_job() {
         seen.is_subset(&before),
         "no shard changed hands without Redis: before {before:?}, during {seen:?}"
     );
+    let status = http()
+        .get(nodes[2].url("/api/v1/status"))
+        .send()
+        .await
+        .map(|r| r.status().as_u16());
+    assert_eq!(status.ok(), Some(200), "a node starts without Redis");
     let done_during = count(&pool, "SELECT count(*) FROM job_probe").await;
     assert!(
         done_during > 0,

@@ -12,7 +12,7 @@ use crate::config::Role;
 use crate::infra::db::cluster as db;
 use crate::infra::metrics;
 use futures::StreamExt;
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
 use redis::aio::ConnectionManager;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,7 +26,6 @@ pub enum ClusterMsg {
     Repair,
     /// Another node joined, beat or left.
     Heard(Beat),
-    Members(RpcReplyPort<Vec<Member>>),
 }
 
 pub struct ClusterLink;
@@ -34,7 +33,9 @@ pub struct ClusterLink;
 pub struct ClusterState {
     services: Services,
     keys: Keys,
-    redis: ConnectionManager,
+    client: redis::Client,
+    /// Opened on first use: a node starts while Redis is away, and waits for it.
+    redis: Option<ConnectionManager>,
     members: Vec<Member>,
     owned: Vec<u32>,
     joined: bool,
@@ -59,11 +60,6 @@ impl Actor for ClusterLink {
             .url()
             .ok_or("cluster mode needs redis.url")?;
         let client = redis::Client::open(url)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(1);
-        let redis = client.get_connection_manager_with_config(config).await?;
         let keys = Keys::of(&services.settings);
         // Notices already announced before this node started are not applied again.
         match db::generations(&services.pool).await {
@@ -83,18 +79,19 @@ impl Actor for ClusterLink {
         let _ = myself.cast(ClusterMsg::Heartbeat);
         let tasks = vec![
             tokio::spawn(subscribe_forever(
-                client,
+                client.clone(),
                 keys.clone(),
                 services.node_id.clone(),
                 services.hub.clone(),
                 myself.clone(),
             )),
-            tokio::spawn(relay_notices(services.clone(), redis.clone(), keys.clone())),
+            tokio::spawn(relay_notices(services.clone(), client.clone(), keys.clone())),
         ];
         Ok(ClusterState {
             services,
             keys,
-            redis,
+            client,
+            redis: None,
             members: Vec::new(),
             owned: Vec::new(),
             joined: false,
@@ -112,7 +109,11 @@ impl Actor for ClusterLink {
             t.abort();
         }
         let node = state.services.node_id.clone();
-        let left = membership::leave(&mut state.redis, &state.keys, &node);
+        let keys = state.keys.clone();
+        let left = async {
+            let conn = connection(&state.client, &mut state.redis).await?;
+            membership::leave(conn, &keys, &node).await
+        };
         if !matches!(
             tokio::time::timeout(Duration::from_secs(2), left).await,
             Ok(Ok(()))
@@ -138,9 +139,6 @@ impl Actor for ClusterLink {
                 if beat.event != "beat" || !known {
                     let _ = myself.cast(ClusterMsg::Heartbeat);
                 }
-            }
-            ClusterMsg::Members(reply) => {
-                let _ = reply.send(state.members.clone());
             }
         }
         Ok(())
@@ -179,24 +177,23 @@ impl ClusterState {
         let c = &self.services.settings.cluster;
         let period = Duration::from_millis(c.heartbeat_ms.max(100));
         let me = self.me(held);
+        let (client, keys) = (&self.client, &self.keys);
+        let joined = self.joined;
+        let redis = &mut self.redis;
         let beat = async {
-            let members = membership::heartbeat(
-                &mut self.redis,
-                &self.keys,
-                &me,
-                period.as_millis() as u64 * 3,
-            )
-            .await?;
-            let event = if self.joined { "beat" } else { "join" };
+            let conn = connection(client, redis).await?;
+            let members =
+                membership::heartbeat(conn, keys, &me, period.as_millis() as u64 * 3).await?;
+            let event = if joined { "beat" } else { "join" };
             let text = serde_json::to_string(&Beat {
                 node: me.node_id.clone(),
                 event: event.into(),
             })
             .unwrap_or_default();
             redis::cmd("PUBLISH")
-                .arg(&self.keys.heartbeats)
+                .arg(&keys.heartbeats)
                 .arg(text)
-                .query_async::<i64>(&mut self.redis)
+                .query_async::<i64>(conn)
                 .await?;
             Ok::<_, redis::RedisError>(members)
         };
@@ -278,6 +275,27 @@ impl ClusterState {
     }
 }
 
+/// The connection to Redis, opened (with short deadlines) if it is not yet.
+async fn connection<'c>(
+    client: &redis::Client,
+    slot: &'c mut Option<ConnectionManager>,
+) -> redis::RedisResult<&'c mut ConnectionManager> {
+    if slot.is_none() {
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(1);
+        *slot = Some(client.get_connection_manager_with_config(config).await?);
+    }
+    match slot {
+        Some(conn) => Ok(conn),
+        None => Err(redis::RedisError::from((
+            redis::ErrorKind::Io,
+            "no Redis connection",
+        ))),
+    }
+}
+
 /// Listens to the heartbeats and notices channels until aborted, reconnecting after a
 /// pause when Redis goes away (notices missed meanwhile are repaired from PostgreSQL).
 async fn subscribe_forever(
@@ -329,7 +347,8 @@ async fn subscribe_forever(
 /// Announces this node's notices to the others (a burst becomes one message per kind,
 /// with its generation moved on in PostgreSQL), and applies theirs here: a data reload,
 /// a logo index catch-up (listing caches listen to the hub themselves).
-async fn relay_notices(services: Services, mut redis: ConnectionManager, keys: Keys) {
+async fn relay_notices(services: Services, client: redis::Client, keys: Keys) {
+    let mut redis: Option<ConnectionManager> = None;
     let hub = services.hub.clone();
     let mut rx = hub.subscribe();
     loop {
@@ -382,11 +401,16 @@ async fn relay_notices(services: Services, mut redis: ConnectionManager, keys: K
                 detail,
             };
             let text = serde_json::to_string(&wire).unwrap_or_default();
-            let published = redis::cmd("PUBLISH")
-                .arg(&keys.notices)
-                .arg(text)
-                .query_async::<i64>(&mut redis)
-                .await;
+            let published = match connection(&client, &mut redis).await {
+                Ok(conn) => {
+                    redis::cmd("PUBLISH")
+                        .arg(&keys.notices)
+                        .arg(text)
+                        .query_async::<i64>(conn)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
             match published {
                 Ok(_) => metrics::cluster_notice(kind.as_str(), "published"),
                 Err(e) => {
