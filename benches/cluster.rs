@@ -502,6 +502,7 @@ async fn vote_storm(client: &reqwest::Client, nodes: &[Node], secs: f64, rate: u
     let paths = question_paths(&nodes[1..]);
     let quiet = load(client, paths.clone(), secs, 16).await;
     let received_before = notices(client, &nodes[1]).await;
+    let clears_before = full_clears(client, &nodes[1]).await;
     let cpu0 = cpu_of(nodes);
     let voter = {
         let client = client.clone();
@@ -564,24 +565,33 @@ async fn vote_storm(client: &reqwest::Client, nodes: &[Node], secs: f64, rate: u
     let (sent, ok) = voter.await.unwrap_or((0, 0));
     let cpu1 = cpu_of(nodes);
     let received = notices(client, &nodes[1]).await - received_before;
+    let clears = full_clears(client, &nodes[1]).await - clears_before;
     println!(
-        "vote storm: {ok}/{sent} votes on node-1 in {secs} s; listings on nodes 2-3 {quiet:.0} req/s quiet, {stormy:.0} req/s during the storm; node-2 received {received} listing notices (CPU {})",
+        "vote storm: {ok}/{sent} votes on node-1 in {secs} s; listings on nodes 2-3 {quiet:.0} req/s quiet, {stormy:.0} req/s during the storm; node-2 received {received} listing notices and cleared its whole cache {clears} times (CPU {})",
         cpu_line(&cpu0, &cpu1, secs)
     );
 }
 
-/// Listing notices a node received from the others.
-async fn notices(client: &reqwest::Client, node: &Node) -> u64 {
+/// The sum of a node's metric lines starting with `name` and holding every label of `labels`.
+async fn metric(client: &reqwest::Client, node: &Node, name: &str, labels: &[&str]) -> u64 {
     let Ok(r) = client.get(node.url("/metrics")).send().await else {
         return 0;
     };
     let text = r.text().await.unwrap_or_default();
     text.lines()
-        .filter(|l| {
-            l.starts_with("robotoff_cluster_notices_total")
-                && l.contains("kind=\"listings\"")
-                && l.contains("step=\"received\"")
-        })
+        .filter(|l| l.starts_with(name) && labels.iter().all(|x| l.contains(x)))
         .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
         .sum::<f64>() as u64
+}
+
+/// Listing notices a node received from the others.
+async fn notices(client: &reqwest::Client, node: &Node) -> u64 {
+    let labels = ["kind=\"listings\"", "step=\"received\""];
+    metric(client, node, "robotoff_cluster_notices_total", &labels).await
+}
+
+/// Times a node's listing cache forgot everything.
+async fn full_clears(client: &reqwest::Client, node: &Node) -> u64 {
+    let labels = ["scope=\"all\""];
+    metric(client, node, "robotoff_listing_cache_clears_total", &labels).await
 }

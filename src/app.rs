@@ -186,12 +186,19 @@ impl App {
                                         .filter_map(|v| v.as_str().map(String::from))
                                         .collect();
                                     cache.forget_voters(&keys);
+                                    crate::infra::metrics::listing_cache_cleared("voters");
                                 }
-                                None => cache.clear(),
+                                None => {
+                                    cache.clear();
+                                    crate::infra::metrics::listing_cache_cleared("all");
+                                }
                             }
                         }
                         Ok(_) => {}
-                        Err(RecvError::Lagged(_)) => cache.clear(),
+                        Err(RecvError::Lagged(_)) => {
+                            cache.clear();
+                            crate::infra::metrics::listing_cache_cleared("all");
+                        }
                         Err(RecvError::Closed) => return,
                     }
                 }

@@ -14,7 +14,7 @@ use crate::infra::metrics;
 use futures::StreamExt;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use redis::aio::ConnectionManager;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
@@ -41,6 +41,9 @@ pub struct ClusterState {
     joined: bool,
     started_at: String,
     tasks: Vec<JoinHandle<()>>,
+    /// Generations read from PostgreSQL at the last repair and not yet heard of: applied
+    /// at the next repair if Redis has not delivered them by then.
+    pending: HashMap<NoticeKind, i64>,
 }
 
 #[ractor::async_trait]
@@ -85,7 +88,11 @@ impl Actor for ClusterLink {
                 services.hub.clone(),
                 myself.clone(),
             )),
-            tokio::spawn(relay_notices(services.clone(), client.clone(), keys.clone())),
+            tokio::spawn(relay_notices(
+                services.clone(),
+                client.clone(),
+                keys.clone(),
+            )),
         ];
         Ok(ClusterState {
             services,
@@ -97,6 +104,7 @@ impl Actor for ClusterLink {
             joined: false,
             started_at: chrono::Utc::now().to_rfc3339(),
             tasks,
+            pending: HashMap::new(),
         })
     }
 
@@ -248,29 +256,37 @@ impl ClusterState {
         }
     }
 
+    /// Catches up with changes announced in PostgreSQL that Redis did not deliver: a
+    /// generation still unheard of one repair period after it was read is applied (as
+    /// "everything changed": more than the last change may have been missed).
     async fn repair(&mut self) {
-        match db::generations(&self.services.pool).await {
-            Ok(generations) => {
-                for (kind, generation, _) in generations {
-                    if let Some(kind) = NoticeKind::parse(&kind) {
-                        if self.services.hub.advance(kind, generation) {
-                            metrics::cluster_notice(kind.as_str(), "repaired");
-                            tracing::info!(
-                                kind = kind.as_str(),
-                                generation,
-                                "notice missed on Redis, caught up from PostgreSQL"
-                            );
-                            // Already advanced: applied without the generation check,
-                            // and as "everything changed" (more than the last change
-                            // may have been missed).
-                            self.services
-                                .hub
-                                .apply_remote(kind, 0, serde_json::Value::Null);
-                        }
-                    }
-                }
+        let generations = match db::generations(&self.services.pool).await {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the notice generations");
+                return;
             }
-            Err(e) => tracing::warn!(error = %e, "could not read the notice generations"),
+        };
+        let hub = &self.services.hub;
+        for (kind, generation, _) in generations {
+            let Some(kind) = NoticeKind::parse(&kind) else {
+                continue;
+            };
+            let overdue = self.pending.get(&kind).is_some_and(|p| hub.seen(kind) < *p);
+            if overdue && hub.advance(kind, generation) {
+                metrics::cluster_notice(kind.as_str(), "repaired");
+                tracing::info!(
+                    kind = kind.as_str(),
+                    generation,
+                    "notice missed on Redis, caught up from PostgreSQL"
+                );
+                hub.apply_remote(kind, 0, serde_json::Value::Null);
+            }
+            if hub.seen(kind) < generation {
+                self.pending.insert(kind, generation);
+            } else {
+                self.pending.remove(&kind);
+            }
         }
     }
 }
@@ -378,7 +394,10 @@ async fn relay_notices(services: Services, client: redis::Client, keys: Keys) {
             }
         }
         for (_, (kind, detail)) in local {
-            let generation = if kind.has_generation() {
+            // A vote that settled nothing changes its voter's listings only: its notice
+            // is not recorded (if lost, the listing cache's short life bounds it).
+            let voters_only = detail.get("voters").is_some();
+            let generation = if kind.has_generation() && !voters_only {
                 match db::bump_generation(&services.pool, kind.as_str(), &detail, &services.node_id)
                     .await
                 {

@@ -32,6 +32,7 @@ pub const CLUSTER_REDIS_UP: &str = "robotoff_cluster_redis_up";
 pub const CLUSTER_NOTICES: &str = "robotoff_cluster_notices_total";
 pub const CLUSTER_MEMBERSHIP_CHANGES: &str = "robotoff_cluster_membership_changes_total";
 pub const CLUSTER_LISTENER_HELD: &str = "robotoff_cluster_listener_held";
+pub const LISTING_CACHE_CLEARS: &str = "robotoff_listing_cache_clears_total";
 pub const ANNOTATIONS: &str = "robotoff_annotations_total";
 pub const PRODUCT_OPENER_FAILURES: &str = "robotoff_product_opener_failures_total";
 pub const AUTO_APPLY: &str = "robotoff_auto_apply_total";
@@ -242,6 +243,11 @@ pub fn cluster_notice(kind: &'static str, step: &'static str) {
 
 pub fn cluster_membership_changed() {
     counter!(CLUSTER_MEMBERSHIP_CHANGES).increment(1);
+}
+
+/// The listing cache forgot `scope`: "all" listings, or some "voters".
+pub fn listing_cache_cleared(scope: &'static str) {
+    counter!(LISTING_CACHE_CLEARS, "scope" => scope).increment(1);
 }
 
 /// Whether this node holds the update listener's lease.
