@@ -69,19 +69,9 @@ impl Node {
     }
 
     async fn insight(&self, barcode: &str) -> String {
-        let id = uuid::Uuid::new_v4();
-        sqlx::query(
-            r#"INSERT INTO product_insight (id, barcode, type, data, timestamp, n_votes, value_tag,
-                 automatic_processing, server_type, reserved_barcode, countries, brands, campaign)
-             VALUES ($1, $2, 'category', '{}', now(), 0, 'en:seeds', false, 'off', false,
-                 '["en:france"]', '[]', '[]')"#,
-        )
-        .bind(id)
-        .bind(barcode)
-        .execute(&self.pool)
-        .await
-        .expect("insight");
-        id.to_string()
+        common::insert_category_insight(&self.pool, barcode)
+            .await
+            .to_string()
     }
 
     /// (annotation, username, n_votes, votes) of an insight.

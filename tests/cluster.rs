@@ -422,8 +422,9 @@ async fn redis_stopped_for_30_s_moves_no_shard_and_loses_no_job() {
     assert_probes_once_without_overlap(&pool, probes as i64).await;
 }
 
-/// A vote on node A, then the voter's question listings on nodes B and C (which had
-/// cached them): the answered question is gone from both within 200 ms.
+/// A vote on node A (an api-only node), then the question listings on nodes B and C,
+/// which had cached them: the question is gone from both within 200 ms for its voter,
+/// still asked of other callers, and gone for everyone once a second vote settles it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vote_on_one_node_leaves_the_listings_of_the_others_within_200_ms() {
     let db = fresh_database().await;
@@ -432,6 +433,10 @@ async fn a_vote_on_one_node_leaves_the_listings_of_the_others_within_200_ms() {
     let mut spec = ClusterSpec::new(&db, &redis);
     spec.extra
         .push(("ROBOTOFF__HTTP__LISTING_CACHE_MS", "5000".into()));
+    spec.extra
+        .push(("ROBOTOFF__ANNOTATION__VOTES_TO_APPLY", "2".into()));
+    spec.extra
+        .push(("ROBOTOFF__HTTP__TRUSTED_PROXIES", r#"["127.0.0.1"]"#.into()));
     // Node A serves the API only: it annotates without product shards of its own.
     let nodes: Vec<Node> = vec![
         spec.node_with(1, &[("ROBOTOFF__ROLES", "api")]),
@@ -455,78 +460,83 @@ async fn a_vote_on_one_node_leaves_the_listings_of_the_others_within_200_ms() {
         assert_ne!(node, "node-1", "an api node owns no shard ({shard})");
     }
     let client = http();
-    let mut worst = Duration::ZERO;
-    for round in 0..5 {
-        let barcode = format!("3{:012}", 1000 + round);
-        let id = uuid::Uuid::new_v4();
-        sqlx::query(
-            r#"INSERT INTO product_insight (id, barcode, type, data, timestamp, n_votes, value_tag,
-                 automatic_processing, server_type, reserved_barcode, countries, brands, campaign)
-             VALUES ($1, $2, 'category', '{}', now(), 0, 'en:seeds', false, 'off', false,
-                 '["en:france"]', '[]', '[]')"#,
-        )
-        .bind(id)
-        .bind(&barcode)
-        .execute(&pool)
-        .await
-        .expect("insight");
-        let device = format!("device-{round}");
-        let listing =
-            |node: &Node| node.url(&format!("/api/v1/questions/{barcode}?device_id={device}"));
-        // Nodes B and C answer (and cache) the listing with the question.
-        for node in &nodes[1..] {
+    let listed = |node: &Node, barcode: &str, device: &str| {
+        let url = node.url(&format!("/api/v1/questions/{barcode}?device_id={device}"));
+        let client = client.clone();
+        async move {
             let body: Value = client
-                .get(listing(node))
+                .get(url)
                 .send()
                 .await
                 .expect("list")
                 .json()
                 .await
                 .expect("json");
-            assert_eq!(
-                body["questions"].as_array().map(Vec::len),
-                Some(1),
-                "{body}"
-            );
+            body["questions"].as_array().map(Vec::len).unwrap_or(0)
         }
-        let voted: Value = client
+    };
+    // Each voter comes from an address of its own (anonymous votes count once per address).
+    let vote = |id: uuid::Uuid, device: &str, address: &'static str| {
+        let form = [
+            ("insight_id", id.to_string()),
+            ("annotation", "0".to_string()),
+            ("update", "0".to_string()),
+            ("device_id", device.to_string()),
+        ];
+        let req = client
             .post(nodes[0].url("/api/v1/insights/annotate"))
-            .form(&[
-                ("insight_id", id.to_string()),
-                ("annotation", "0".to_string()),
-                ("update", "0".to_string()),
-                ("device_id", device.clone()),
-            ])
-            .send()
-            .await
-            .expect("vote")
-            .json()
-            .await
-            .expect("json");
-        assert_eq!(voted["status"], "vote_saved", "{voted}");
+            .header("x-forwarded-for", address)
+            .form(&form);
+        async move {
+            let body: Value = req.send().await.expect("vote").json().await.expect("json");
+            body["status"].as_str().unwrap_or_default().to_string()
+        }
+    };
+    // How long until `device` no longer gets the question from nodes B and C.
+    let others = &nodes[1..];
+    let listed = &listed;
+    let gone = |barcode: String, device: String| async move {
         let at = Instant::now();
-        for node in &nodes[1..] {
-            loop {
-                let body: Value = client
-                    .get(listing(node))
-                    .send()
-                    .await
-                    .expect("list")
-                    .json()
-                    .await
-                    .expect("json");
-                if body["questions"].as_array().is_none_or(Vec::is_empty) {
-                    break;
-                }
+        for node in others {
+            while listed(node, &barcode, &device).await > 0 {
                 assert!(
                     at.elapsed() < Duration::from_secs(2),
-                    "{} still lists the answered question: {body}",
+                    "{} still lists the answered question for {device}",
                     node.id
                 );
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }
-        worst = worst.max(at.elapsed());
+        at.elapsed()
+    };
+    let mut worst = Duration::ZERO;
+    for round in 0..5 {
+        let barcode = format!("3{:012}", 1000 + round);
+        let id = common::insert_category_insight(&pool, &barcode).await;
+        let (voter, bystander, second) = (
+            format!("voter-{round}"),
+            format!("bystander-{round}"),
+            format!("second-{round}"),
+        );
+        // Nodes B and C answer (and cache) the listings with the question.
+        for node in &nodes[1..] {
+            assert_eq!(listed(node, &barcode, &voter).await, 1);
+            assert_eq!(listed(node, &barcode, &bystander).await, 1);
+        }
+        // A vote that settles nothing: gone for its voter, still asked of others.
+        assert_eq!(vote(id, &voter, "10.0.0.1").await, "vote_saved");
+        worst = worst.max(gone(barcode.clone(), voter.clone()).await);
+        for node in &nodes[1..] {
+            assert_eq!(
+                listed(node, &barcode, &bystander).await,
+                1,
+                "others still get it"
+            );
+        }
+        // The second agreeing vote settles the insight: gone for everyone.
+        let settled = vote(id, &second, "10.0.0.2").await;
+        assert!(!settled.starts_with("error"), "{settled}");
+        worst = worst.max(gone(barcode.clone(), bystander.clone()).await);
     }
     eprintln!("slowest vote to disappear from both other nodes: {worst:?}");
     assert!(
@@ -715,15 +725,7 @@ async fn a_transaction_knows_whether_it_wrote_insights() {
         .await
         .expect("written");
     assert!(!none.insights && !none.logo_embeddings);
-    sqlx::query(
-        r#"INSERT INTO product_insight (id, barcode, type, data, timestamp, n_votes, value_tag,
-             automatic_processing, server_type, reserved_barcode, countries, brands, campaign)
-         VALUES (gen_random_uuid(), '3000000000017', 'category', '{}', now(), 0, 'en:seeds',
-             false, 'off', false, '[]', '[]', '[]')"#,
-    )
-    .execute(&mut *tx)
-    .await
-    .expect("insight");
+    common::insert_category_insight(&mut *tx, "3000000000017").await;
     let some = lease::written_in_transaction(&mut tx)
         .await
         .expect("written");

@@ -152,12 +152,11 @@ pub async fn annotate(
             po: services.resources.po.clone(),
             settings: services.settings.clone(),
         };
+        let voters = request.voter_keys();
         let outcome = tokio::time::timeout(timeout, annotation::annotate(&ctx, request))
             .await
             .map_err(|_| shard_err(CallError::Timeout(name.clone())))??;
-        services
-            .hub
-            .raise(NoticeKind::Listings, serde_json::Value::Null);
+        announce(services, &outcome, voters);
         return Ok(outcome);
     }
     let actor = actor.ok_or_else(|| shard_err(CallError::NotRunning(name.clone())))?;
@@ -170,6 +169,7 @@ pub async fn annotate(
         ),
         None => None,
     };
+    let voters = request.voter_keys();
     let result = call(
         &actor,
         |reply| ShardMsg::Annotate { request, reply },
@@ -178,11 +178,20 @@ pub async fn annotate(
     .await
     .map_err(shard_err)?;
     let outcome = result?;
-    // Whatever it changed (a vote, an annotation), listings everywhere read it again.
-    services
-        .hub
-        .raise(NoticeKind::Listings, serde_json::Value::Null);
+    announce(services, &outcome, voters);
     Ok(outcome)
+}
+
+/// Tells every node's listing caches what an annotation changed: a vote that settled
+/// nothing changes only its voter's listings (others still get the question, as from
+/// Robotoff); anything else changes every listing.
+fn announce(services: &Services, outcome: &AnnotateOutcome, voters: Vec<String>) {
+    let detail = if outcome.status == annotation::AnnotationStatus::VoteSaved {
+        serde_json::json!({ "voters": voters })
+    } else {
+        serde_json::Value::Null
+    };
+    services.hub.raise(NoticeKind::Listings, detail);
 }
 
 /// Longest wait for one logo insight's annotation in a product shard.

@@ -69,9 +69,25 @@ pub struct Beat {
     pub event: String,
 }
 
+/// The end of both scripts: `live` (ids and scores) with each member's info, flat.
+macro_rules! with_info {
+    () => {
+        r#"
+local out = {}
+for i = 1, #live, 2 do
+  out[#out + 1] = live[i]
+  out[#out + 1] = live[i + 1]
+  out[#out + 1] = redis.call('HGET', KEYS[2], live[i]) or ''
+end
+return out
+"#
+    };
+}
+
 /// Records this node's heartbeat, drops members silent for longer than `ttl_ms`, and
 /// returns the live members (sorted by id), in one round trip.
-const HEARTBEAT_SCRIPT: &str = r#"
+const HEARTBEAT_SCRIPT: &str = concat!(
+    r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[3])
@@ -83,28 +99,19 @@ for _, m in ipairs(dead) do
   redis.call('HDEL', KEYS[2], m)
 end
 local live = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-local out = {}
-for i = 1, #live, 2 do
-  out[#out + 1] = live[i]
-  out[#out + 1] = live[i + 1]
-  out[#out + 1] = redis.call('HGET', KEYS[2], live[i]) or ''
-end
-return out
-"#;
+"#,
+    with_info!()
+);
 
 /// Reads the live members without writing (for `robotoff cluster status`).
-const READ_SCRIPT: &str = r#"
+const READ_SCRIPT: &str = concat!(
+    r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local live = redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[1]), '+inf', 'WITHSCORES')
-local out = {}
-for i = 1, #live, 2 do
-  out[#out + 1] = live[i]
-  out[#out + 1] = live[i + 1]
-  out[#out + 1] = redis.call('HGET', KEYS[2], live[i]) or ''
-end
-return out
-"#;
+"#,
+    with_info!()
+);
 
 fn parse_members(flat: Vec<String>) -> Vec<Member> {
     let mut out: Vec<Member> = flat

@@ -190,3 +190,23 @@ pub fn mtime(path: &std::path::Path) -> std::time::SystemTime {
         .and_then(|m| m.modified())
         .expect("mtime")
 }
+
+/// Inserts an open category question (`en:seeds`) for `barcode`; returns its id.
+pub async fn insert_category_insight<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    barcode: &str,
+) -> uuid::Uuid {
+    let id = uuid::Uuid::new_v4();
+    sqlx::query(
+        r#"INSERT INTO product_insight (id, barcode, type, data, timestamp, n_votes, value_tag,
+             automatic_processing, server_type, reserved_barcode, countries, brands, campaign)
+         VALUES ($1, $2, 'category', '{}', now(), 0, 'en:seeds', false, 'off', false,
+             '["en:france"]', '[]', '[]')"#,
+    )
+    .bind(id)
+    .bind(barcode)
+    .execute(db)
+    .await
+    .expect("insight");
+    id
+}
