@@ -496,79 +496,108 @@ async fn failover(client: &reqwest::Client, pool: &PgPool, nodes: &mut [Node], b
     );
 }
 
-/// Listings on nodes 2 and 3 alone, then the same while node 1 takes `rate` votes a
-/// second; the notices node 2 received.
-async fn vote_storm(client: &reqwest::Client, nodes: &[Node], secs: f64, rate: u64) {
-    let paths = question_paths(&nodes[1..]);
-    let quiet = load(client, paths.clone(), secs, 16).await;
-    let received_before = notices(client, &nodes[1]).await;
-    let clears_before = full_clears(client, &nodes[1]).await;
-    let cpu0 = cpu_of(nodes);
-    let voter = {
-        let client = client.clone();
-        let url = nodes[0].url("/api/v1/insights/annotate");
-        let ids_url = nodes[0].url("/api/v1/questions?count=100&insight_types=category");
-        tokio::spawn(async move {
-            let ids: Vec<String> = match client.get(&ids_url).send().await {
-                Ok(r) => r
-                    .json::<serde_json::Value>()
-                    .await
-                    .ok()
-                    .and_then(|v| {
-                        v["questions"].as_array().map(|q| {
-                            q.iter()
-                                .filter_map(|x| x["insight_id"].as_str().map(String::from))
-                                .collect()
-                        })
+/// Votes on node 1 at `rate` a second for `secs`, each from a device of its own, on
+/// the first 100 category questions; returns (sent, accepted).
+fn storm(
+    client: &reqwest::Client,
+    node: &Node,
+    secs: f64,
+    rate: u64,
+    round: &'static str,
+) -> tokio::task::JoinHandle<(u64, u64)> {
+    let client = client.clone();
+    let url = node.url("/api/v1/insights/annotate");
+    let ids_url = node.url("/api/v1/questions?count=100&insight_types=category");
+    tokio::spawn(async move {
+        let ids: Vec<String> = match client.get(&ids_url).send().await {
+            Ok(r) => r
+                .json::<serde_json::Value>()
+                .await
+                .ok()
+                .and_then(|v| {
+                    v["questions"].as_array().map(|q| {
+                        q.iter()
+                            .filter_map(|x| x["insight_id"].as_str().map(String::from))
+                            .collect()
                     })
-                    .unwrap_or_default(),
-                Err(_) => Vec::new(),
-            };
-            if ids.is_empty() {
-                return (0u64, 0u64);
-            }
-            let start = Instant::now();
-            let total = (rate as f64 * secs) as u64;
-            let sent = Arc::new(AtomicU64::new(0));
-            let ok = Arc::new(AtomicU64::new(0));
-            futures::stream::iter(0..total)
-                .for_each_concurrent(64, |k| {
-                    let client = client.clone();
-                    let url = url.clone();
-                    let id = ids[k as usize % ids.len()].clone();
-                    let sent = sent.clone();
-                    let ok = ok.clone();
-                    async move {
-                        let due = Duration::from_secs_f64(k as f64 / rate as f64);
-                        if let Some(wait) = due.checked_sub(start.elapsed()) {
-                            tokio::time::sleep(wait).await;
-                        }
-                        sent.fetch_add(1, Ordering::Relaxed);
-                        let form = [
-                            ("insight_id", id),
-                            ("annotation", "0".to_string()),
-                            ("update", "0".to_string()),
-                            ("device_id", format!("storm-{k}")),
-                        ];
-                        if let Ok(r) = client.post(&url).form(&form).send().await {
-                            if r.status().is_success() {
-                                ok.fetch_add(1, Ordering::Relaxed);
-                            }
+                })
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        if ids.is_empty() {
+            return (0u64, 0u64);
+        }
+        let start = Instant::now();
+        let total = (rate as f64 * secs) as u64;
+        let sent = Arc::new(AtomicU64::new(0));
+        let ok = Arc::new(AtomicU64::new(0));
+        futures::stream::iter(0..total)
+            .for_each_concurrent(64, |k| {
+                let client = client.clone();
+                let url = url.clone();
+                let id = ids[k as usize % ids.len()].clone();
+                let sent = sent.clone();
+                let ok = ok.clone();
+                async move {
+                    let due = Duration::from_secs_f64(k as f64 / rate as f64);
+                    if let Some(wait) = due.checked_sub(start.elapsed()) {
+                        tokio::time::sleep(wait).await;
+                    }
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    let form = [
+                        ("insight_id", id),
+                        ("annotation", "0".to_string()),
+                        ("update", "0".to_string()),
+                        ("device_id", format!("storm-{round}-{k}")),
+                    ];
+                    if let Ok(r) = client.post(&url).form(&form).send().await {
+                        if r.status().is_success() {
+                            ok.fetch_add(1, Ordering::Relaxed);
                         }
                     }
-                })
-                .await;
-            (sent.load(Ordering::Relaxed), ok.load(Ordering::Relaxed))
-        })
-    };
+                }
+            })
+            .await;
+        (sent.load(Ordering::Relaxed), ok.load(Ordering::Relaxed))
+    })
+}
+
+/// The cost of the listing notices of a vote storm on node 1: the CPU nodes 2 and 3
+/// spend idle, then receiving the storm's notices with no other work, then the rate of
+/// listings they serve without and with the storm.
+async fn vote_storm(client: &reqwest::Client, nodes: &[Node], secs: f64, rate: u64) {
+    let paths = question_paths(&nodes[1..]);
+    let cpu0 = cpu_of(nodes);
+    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    let cpu1 = cpu_of(nodes);
+    println!("idle: CPU {}", cpu_line(&cpu0, &cpu1, secs));
+    let received_before = notices(client, &nodes[1]).await;
+    let (sent, ok) = storm(client, &nodes[0], secs, rate, "a")
+        .await
+        .unwrap_or((0, 0));
+    let cpu2 = cpu_of(nodes);
+    let received = notices(client, &nodes[1]).await - received_before;
+    println!(
+        "vote storm alone: {ok}/{sent} votes on node-1 in {secs} s; node-2 received {received} listing notices (CPU {})",
+        cpu_line(&cpu1, &cpu2, secs)
+    );
+    let quiet = load(client, paths.clone(), secs, 16).await;
+    let cpu3 = cpu_of(nodes);
+    println!(
+        "listings alone on nodes 2-3: {quiet:.0} req/s (CPU {})",
+        cpu_line(&cpu2, &cpu3, secs)
+    );
+    let received_before = notices(client, &nodes[1]).await;
+    let clears_before = full_clears(client, &nodes[1]).await;
+    let voter = storm(client, &nodes[0], secs, rate, "b");
     let stormy = load(client, paths, secs, 16).await;
     let (sent, ok) = voter.await.unwrap_or((0, 0));
-    let cpu1 = cpu_of(nodes);
+    let cpu4 = cpu_of(nodes);
     let received = notices(client, &nodes[1]).await - received_before;
     let clears = full_clears(client, &nodes[1]).await - clears_before;
     println!(
-        "vote storm: {ok}/{sent} votes on node-1 in {secs} s; listings on nodes 2-3 {quiet:.0} req/s quiet, {stormy:.0} req/s during the storm; node-2 received {received} listing notices and cleared its whole cache {clears} times (CPU {})",
-        cpu_line(&cpu0, &cpu1, secs)
+        "listings on nodes 2-3 during the storm: {stormy:.0} req/s; {ok}/{sent} votes; node-2 received {received} listing notices and cleared its whole cache {clears} times (CPU {})",
+        cpu_line(&cpu3, &cpu4, secs)
     );
 }
 
