@@ -108,7 +108,7 @@ mod tests {
                 );
             }
         }
-        assert_eq!(operations, 42, "routes of the API");
+        assert_eq!(operations, 43, "routes of the API");
     }
 
     #[test]
