@@ -181,7 +181,7 @@ impl Actor for ProductShard {
                     }
                     Err(e) => Err(e),
                 };
-                if result.is_ok() {
+                if result.as_ref().is_ok_and(|s| s.changed_insights()) {
                     state
                         .services
                         .hub
@@ -207,7 +207,7 @@ impl Actor for ProductShard {
                     }
                     Err(e) => Err(e),
                 };
-                if result.is_ok() {
+                if result.as_ref().is_ok_and(|s| s.changed_insights()) {
                     state
                         .services
                         .hub
@@ -228,7 +228,7 @@ impl Actor for ProductShard {
                     }
                     Err(e) => Err(e),
                 };
-                if result.is_ok() {
+                if result.as_ref().is_ok_and(|s| s.changed_insights()) {
                     state
                         .services
                         .hub
@@ -257,7 +257,7 @@ impl Actor for ProductShard {
                     }
                     Err(e) => Err(e),
                 };
-                if result.is_ok() {
+                if result.as_ref().is_ok_and(|s| s.changed_insights()) {
                     state
                         .services
                         .hub

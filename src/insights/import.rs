@@ -27,6 +27,13 @@ pub struct ImportSummary {
     pub insights_deleted: usize,
 }
 
+impl ImportSummary {
+    /// Whether any insight was created, updated or deleted.
+    pub fn changed_insights(&self) -> bool {
+        self.insights_created + self.insights_updated + self.insights_deleted > 0
+    }
+}
+
 impl std::ops::AddAssign for ImportSummary {
     fn add_assign(&mut self, other: Self) {
         self.predictions_created += other.predictions_created;
@@ -48,6 +55,13 @@ pub struct DeletionSummary {
     pub image_predictions_deleted: usize,
     /// Logos of the deleted images, to remove from the nearest-neighbour index.
     pub logo_ids: Vec<i32>,
+}
+
+impl DeletionSummary {
+    /// Whether any insight was deleted.
+    pub fn changed_insights(&self) -> bool {
+        self.insights_deleted > 0
+    }
 }
 
 /// What happens to the logos of a deleted image.
