@@ -170,39 +170,10 @@ impl App {
                     settings.http.listing_cache_bytes,
                 )),
             };
-            // Insights changed on this node or another: every listing is read again.
-            let cache = state.cache.clone();
-            let mut notices = services.hub.subscribe();
-            app.tasks.push(tokio::spawn(async move {
-                use tokio::sync::broadcast::error::RecvError;
-                loop {
-                    match notices.recv().await {
-                        Ok(n) if n.kind == crate::cluster::NoticeKind::Listings => {
-                            match n.detail.get("voters").and_then(|v| v.as_array()) {
-                                // Only these voters' listings changed.
-                                Some(voters) => {
-                                    let keys: Vec<String> = voters
-                                        .iter()
-                                        .filter_map(|v| v.as_str().map(String::from))
-                                        .collect();
-                                    cache.forget_voters(&keys);
-                                    crate::infra::metrics::listing_cache_cleared("voters");
-                                }
-                                None => {
-                                    cache.clear();
-                                    crate::infra::metrics::listing_cache_cleared("all");
-                                }
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(RecvError::Lagged(_)) => {
-                            cache.clear();
-                            crate::infra::metrics::listing_cache_cleared("all");
-                        }
-                        Err(RecvError::Closed) => return,
-                    }
-                }
-            }));
+            app.tasks.push(tokio::spawn(http::cache::follow_notices(
+                state.cache.clone(),
+                services.hub.subscribe(),
+            )));
             let listener = tokio::net::TcpListener::bind(settings.http.addr)
                 .await
                 .with_context(|| format!("could not listen on {}", settings.http.addr))?;

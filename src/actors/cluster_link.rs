@@ -396,7 +396,7 @@ async fn relay_notices(services: Services, client: redis::Client, keys: Keys) {
         for (_, (kind, detail)) in local {
             // A vote that settled nothing changes its voter's listings only: its notice
             // is not recorded (if lost, the listing cache's short life bounds it).
-            let voters_only = detail.get("voters").is_some();
+            let voters_only = crate::cluster::voters_of(&detail).is_some();
             let generation = if kind.has_generation() && !voters_only {
                 match db::bump_generation(&services.pool, kind.as_str(), &detail, &services.node_id)
                     .await
@@ -443,23 +443,22 @@ async fn relay_notices(services: Services, client: redis::Client, keys: Keys) {
 /// Details of a burst, merged: lists (of taxonomies, of voters) are joined without
 /// repeats; anything else means "everything changed".
 fn merge_detail(into: &mut serde_json::Value, more: serde_json::Value) {
-    fn union(list: &mut Vec<serde_json::Value>, items: Vec<serde_json::Value>) {
+    use crate::cluster::{voters_detail, voters_of};
+    fn union<T: PartialEq>(list: &mut Vec<T>, items: Vec<T>) {
         for item in items {
             if !list.contains(&item) {
                 list.push(item);
             }
         }
     }
-    use serde_json::Value;
-    match (&mut *into, more) {
-        (Value::Array(list), Value::Array(items)) => union(list, items),
-        (Value::Object(a), Value::Object(mut b)) => {
-            match (a.get_mut("voters"), b.remove("voters")) {
-                (Some(Value::Array(list)), Some(Value::Array(items))) => union(list, items),
-                _ => *into = Value::Null,
-            }
-        }
-        _ => *into = Value::Null,
+    if let (Some(mut voters), Some(more)) = (voters_of(into), voters_of(&more)) {
+        union(&mut voters, more);
+        *into = voters_detail(voters);
+        return;
+    }
+    match (into.as_array_mut(), more) {
+        (Some(list), serde_json::Value::Array(items)) => union(list, items),
+        _ => *into = serde_json::Value::Null,
     }
 }
 

@@ -84,14 +84,22 @@ pub struct ShardState {
 }
 
 impl ShardState {
+    /// Tells every node's listings that insights changed, if they did.
+    fn announce_if(&self, insights_changed: bool) {
+        if insights_changed {
+            self.services
+                .hub
+                .raise(NoticeKind::Listings, serde_json::Value::Null);
+        }
+    }
+
     /// Carries out what a committed job leaves to do outside the database.
     fn follow_up(&self, effects: pipeline::Effects) {
-        let hub = &self.services.hub;
-        if effects.insights_changed {
-            hub.raise(NoticeKind::Listings, serde_json::Value::Null);
-        }
+        self.announce_if(effects.insights_changed);
         if effects.logos_changed || !effects.removed_logos.is_empty() {
-            hub.raise(NoticeKind::Logos, serde_json::Value::Null);
+            self.services
+                .hub
+                .raise(NoticeKind::Logos, serde_json::Value::Null);
         }
         if effects.removed_logos.is_empty() {
             return;
@@ -181,12 +189,7 @@ impl Actor for ProductShard {
                     }
                     Err(e) => Err(e),
                 };
-                if result.as_ref().is_ok_and(|s| s.changed_insights()) {
-                    state
-                        .services
-                        .hub
-                        .raise(NoticeKind::Listings, serde_json::Value::Null);
-                }
+                state.announce_if(result.as_ref().is_ok_and(|s| s.changed_insights()));
                 let _ = reply.send(result);
             }
             ShardMsg::RefreshInsights {
@@ -207,12 +210,7 @@ impl Actor for ProductShard {
                     }
                     Err(e) => Err(e),
                 };
-                if result.as_ref().is_ok_and(|s| s.changed_insights()) {
-                    state
-                        .services
-                        .hub
-                        .raise(NoticeKind::Listings, serde_json::Value::Null);
-                }
+                state.announce_if(result.as_ref().is_ok_and(|s| s.changed_insights()));
                 let _ = reply.send(result);
             }
             ShardMsg::DeleteProduct {
@@ -228,12 +226,7 @@ impl Actor for ProductShard {
                     }
                     Err(e) => Err(e),
                 };
-                if result.as_ref().is_ok_and(|s| s.changed_insights()) {
-                    state
-                        .services
-                        .hub
-                        .raise(NoticeKind::Listings, serde_json::Value::Null);
-                }
+                state.announce_if(result.as_ref().is_ok_and(|s| s.changed_insights()));
                 let _ = reply.send(result);
             }
             ShardMsg::DeleteImages {
@@ -257,12 +250,7 @@ impl Actor for ProductShard {
                     }
                     Err(e) => Err(e),
                 };
-                if result.as_ref().is_ok_and(|s| s.changed_insights()) {
-                    state
-                        .services
-                        .hub
-                        .raise(NoticeKind::Listings, serde_json::Value::Null);
-                }
+                state.announce_if(result.as_ref().is_ok_and(|s| s.changed_insights()));
                 let _ = reply.send(result);
             }
             ShardMsg::Annotate { request, reply } => {

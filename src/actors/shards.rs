@@ -187,7 +187,7 @@ pub async fn annotate(
 /// Robotoff); anything else changes every listing.
 fn announce(services: &Services, outcome: &AnnotateOutcome, voters: Vec<String>) {
     let detail = if outcome.status == annotation::AnnotationStatus::VoteSaved {
-        serde_json::json!({ "voters": voters })
+        crate::cluster::voters_detail(voters)
     } else {
         serde_json::Value::Null
     };

@@ -49,6 +49,22 @@ impl NoticeKind {
     }
 }
 
+/// The detail of a listings notice that changed only some voters' listings (a vote that
+/// settled nothing); any other detail means every listing changed.
+pub fn voters_detail(voters: Vec<String>) -> serde_json::Value {
+    serde_json::json!({ "voters": voters })
+}
+
+/// The voters of a [`voters_detail`], or `None` when every listing changed.
+pub fn voters_of(detail: &serde_json::Value) -> Option<Vec<String>> {
+    let list = detail.get("voters")?.as_array()?;
+    Some(
+        list.iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
+    )
+}
+
 /// Where a notice comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {

@@ -95,6 +95,37 @@ pub struct ListingCache {
     voters: moka::sync::Cache<String, bool>,
 }
 
+/// Keeps `cache` in step with the insights changed on this node or another: a vote that
+/// settled nothing makes it forget its voters, any other change every listing.
+pub async fn follow_notices(
+    cache: Arc<ListingCache>,
+    mut notices: tokio::sync::broadcast::Receiver<crate::cluster::Notice>,
+) {
+    use crate::cluster::{voters_of, NoticeKind};
+    use crate::infra::metrics::listing_cache_cleared;
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match notices.recv().await {
+            Ok(n) if n.kind == NoticeKind::Listings => match voters_of(&n.detail) {
+                Some(voters) => {
+                    cache.forget_voters(&voters);
+                    listing_cache_cleared("voters");
+                }
+                None => {
+                    cache.clear();
+                    listing_cache_cleared("all");
+                }
+            },
+            Ok(_) => {}
+            Err(RecvError::Lagged(_)) => {
+                cache.clear();
+                listing_cache_cleared("all");
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
 /// Voters remembered at most.
 const MAX_VOTERS: u64 = 200_000;
 
