@@ -19,6 +19,8 @@ pub mod draw;
 mod error;
 pub mod letterbox;
 pub mod models;
+pub mod token_classification;
+pub mod tokenize;
 mod resize;
 pub mod yolo;
 

@@ -1,11 +1,13 @@
 """Deterministic ingredient-NER test model (python backend).
 
 Inputs input_ids INT64 [B,T], attention_mask INT64 [B,T]; output logits FP32 [B,T,3]
-with labels 0 = O, 1 = B-ING, 2 = I-ING. Rule, per row:
-  every token is O, except: for each position p with input_ids[p] == 1000 (the marker,
-  itself O), in order of p, token p+1 becomes B-ING and tokens p+2, p+3, p+4 become I-ING;
-  the I-ING run stops early at the end of the row, at another 1000 marker, or at a
-  token whose attention_mask is 0. Tokens with attention_mask 0 are always O.
+with labels 0 = O, 1 = B-ING, 2 = I-ING. Rule, per row (ids of the test tokenizer in
+tests/triton/model_dirs/ingredient-ner: 1000 "ingredients", 1001 ".", 1002 ":"):
+  every token is O, except after each marker 1000 (itself O): a 1002 right after the
+  marker stays O and is skipped; the next token becomes B-ING and the tokens after it
+  I-ING, until (excluded) a 1001 full stop, another marker, a token whose
+  attention_mask is 0, or the end of the row. A 1001 right after the marker gives no
+  entity. Tokens with attention_mask 0 are always O.
 Logits: 10.0 for the chosen label, 0.0 for the two others (softmax 0.99991).
 """
 
@@ -36,7 +38,7 @@ _use_venv_site_packages()
 import numpy as np  # noqa: E402
 import triton_python_backend_utils as pb_utils  # noqa: E402
 
-MARKER = 1000
+MARKER, STOP, COLON = 1000, 1001, 1002
 O, B_ING, I_ING = 0, 1, 2
 
 
@@ -44,13 +46,16 @@ def labels_for(ids, mask):
     t_len = len(ids)
     labels = [O] * t_len
     for p in range(t_len):
-        if ids[p] != MARKER or p + 1 >= t_len or mask[p + 1] == 0 or ids[p + 1] == MARKER:
+        if ids[p] != MARKER:
             continue
-        labels[p + 1] = B_ING
-        for q in range(p + 2, min(p + 5, t_len)):
-            if ids[q] == MARKER or mask[q] == 0:
-                break
-            labels[q] = I_ING
+        q = p + 1
+        if q < t_len and ids[q] == COLON and mask[q] != 0:
+            q += 1
+        first = True
+        while q < t_len and mask[q] != 0 and ids[q] not in (MARKER, STOP):
+            labels[q] = B_ING if first else I_ING
+            first = False
+            q += 1
     return labels
 
 
