@@ -17,6 +17,7 @@
 pub mod clip;
 pub mod draw;
 mod error;
+pub mod langid;
 pub mod letterbox;
 pub mod models;
 pub mod token_classification;

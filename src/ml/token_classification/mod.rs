@@ -115,10 +115,10 @@ fn argmax(scores: &[f32]) -> (usize, f32) {
     best
 }
 
-/// The tokens of an input to aggregate: special tokens left out; a token is a piece
-/// of a word when the tokenizer marks continuations (`subword_prefix`) and its text is
-/// not as long as the text it covers, or otherwise when the character before it is not
-/// a space; the unknown token takes the text it covers and is never a piece.
+/// The tokens of an input to aggregate (Robotoff's variant of the pipeline): special
+/// tokens left out; a token is a piece of the previous token's word when both come from
+/// the same pre-tokenised word (`word_ids`); the unknown token takes the text it covers
+/// and is never a piece.
 #[allow(clippy::too_many_arguments)]
 pub fn pre_entities(
     text: &str,
@@ -126,38 +126,26 @@ pub fn pre_entities(
     ids: &[i64],
     offsets: &[(usize, usize)],
     special: &[bool],
+    word_ids: &[Option<u32>],
     scores: &[Vec<f32>],
-    subword_prefix: Option<&str>,
     unk_id: Option<u32>,
 ) -> Vec<PreEntity> {
-    let chars: Vec<char> = text.chars().collect();
-    let slice = |a: usize, b: usize| -> String {
-        chars
-            .get(a.min(chars.len())..b.min(chars.len()).max(a.min(chars.len())))
-            .map(|c| c.iter().collect())
-            .unwrap_or_default()
-    };
     let mut out = Vec::new();
+    let mut previous: Option<u32> = None;
     for (idx, row) in scores.iter().enumerate() {
+        let word_id = word_ids.get(idx).copied().flatten();
         if special.get(idx).copied().unwrap_or(true) {
+            previous = word_id;
             continue;
         }
         let (start, end) = offsets.get(idx).copied().unwrap_or((0, 0));
         let mut word = tokens.get(idx).cloned().unwrap_or_default();
-        let word_ref = slice(start, end);
-        let mut is_subword = if subword_prefix.is_some() {
-            word.chars().count() != word_ref.chars().count()
-        } else {
-            start > 0 && {
-                let around = slice(start - 1, start + 1);
-                !around.contains(' ')
-            }
-        };
-        let id = ids.get(idx).copied();
-        if unk_id.is_some() && id == unk_id.map(i64::from) {
-            word = word_ref;
+        let mut is_subword = word_id == previous;
+        if unk_id.is_some() && ids.get(idx).copied() == unk_id.map(i64::from) {
+            word = crate::text::char_slice(text, start, end).to_string();
             is_subword = false;
         }
+        previous = word_id;
         out.push(PreEntity {
             word,
             scores: row.clone(),
