@@ -732,6 +732,7 @@ async fn triton_away_is_a_503_and_a_degraded_health() {
             robotoff::config::TritonModelSettings {
                 url: None,
                 concurrency: 1,
+                model_dir: None,
             },
         );
         s.triton.health_interval_secs = 1;

@@ -323,6 +323,12 @@ pub struct TritonModelSettings {
     /// Calls of this model running at once.
     #[serde(default = "one")]
     pub concurrency: usize,
+    /// The model's directory for the text models (`ingredient-ner`,
+    /// `nutrition_extractor`): its `tokenizer.json`, and optionally
+    /// `tokenizer_config.json` (`model_max_length`) and `config.json` (`id2label`).
+    /// Without it the model's steps and endpoints answer that it is not configured.
+    #[serde(default)]
+    pub model_dir: Option<String>,
 }
 
 fn one() -> usize {

@@ -17,9 +17,12 @@
 pub mod clip;
 pub mod draw;
 mod error;
+pub mod ingredient_mentions;
 pub mod langid;
+pub mod layoutlm;
 pub mod letterbox;
 pub mod models;
+pub mod nutrition_post;
 pub mod token_classification;
 pub mod tokenize;
 mod resize;

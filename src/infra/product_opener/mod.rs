@@ -4,6 +4,7 @@
 
 mod error;
 mod images_schema;
+mod ingredients;
 mod product_json;
 mod reads;
 mod refresh;

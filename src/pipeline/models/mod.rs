@@ -4,8 +4,10 @@
 //! where they are heavy and times every stage.
 
 mod clip_batch;
+pub mod text;
 
 pub use clip_batch::{ClipBatcher, EmbedError};
+pub use text::{TextModel, TextModels, TokenLogits};
 
 use crate::config::{BoxGeometrySetting, NmsBoxOrderSetting, Settings};
 use crate::infra::metrics;
@@ -29,6 +31,10 @@ pub enum ModelError {
     Output { model: String, detail: String },
     #[error(transparent)]
     Embed(#[from] EmbedError),
+    #[error("model {model} is not configured on this node: {detail}")]
+    NotConfigured { model: String, detail: String },
+    #[error("model {model}: {detail}")]
+    Input { model: String, detail: String },
 }
 
 impl ModelError {
@@ -52,6 +58,8 @@ pub struct ModelRuntime {
     pub nms_order: NmsBoxOrder,
     /// `ml.box_geometry`.
     pub box_geometry: BoxGeometry,
+    /// Tokenizers and labels of the text models.
+    pub text: TextModels,
 }
 
 impl std::fmt::Debug for ModelRuntime {
@@ -93,6 +101,7 @@ impl ModelRuntime {
                 BoxGeometrySetting::Exact => BoxGeometry::Exact,
                 BoxGeometrySetting::Robotoff => BoxGeometry::Robotoff,
             },
+            text: TextModels::load(settings),
         })
     }
 
