@@ -359,6 +359,11 @@ pub struct MlSettings {
     /// While Triton is unavailable a model step waits this long, in seconds, doubling
     /// at each try up to `workers.retry_max_secs`, without using up its attempts.
     pub unavailable_retry_secs: u64,
+    /// A fastText language server (`POST {url}/predict?k=1&threshold=0.0`, Robotoff's
+    /// `FASTTEXT_SERVER_URI`) for the language of ingredient lists; empty: the embedded
+    /// identifier.
+    #[serde(default)]
+    pub langid_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

@@ -147,6 +147,12 @@ pub(super) async fn import_image(
             FLAG_RUN_NUTRITION_TABLE_OBJECT_DETECTION if t.server_type.is_food() => {
                 model_steps.push(FLAG_RUN_NUTRITION_TABLE_OBJECT_DETECTION);
             }
+            crate::events::FLAG_EXTRACT_INGREDIENTS if t.server_type.is_food() => {
+                model_steps.push(crate::events::FLAG_EXTRACT_INGREDIENTS);
+            }
+            crate::events::FLAG_EXTRACT_NUTRITION if t.server_type.is_food() => {
+                model_steps.push(crate::events::FLAG_EXTRACT_NUTRITION);
+            }
             other => tracing::debug!(
                 barcode = t.barcode,
                 image = id,

@@ -6,13 +6,16 @@
 pub mod context;
 mod edits;
 mod image;
+pub mod ingredients;
 pub mod job;
 pub mod logo_annotations;
 pub mod logos;
 pub mod model_step;
 pub mod models;
+pub mod nutrition;
 mod product;
 pub mod runner;
+mod text_steps;
 
 pub use context::{Context, JobResources, ResourcesError};
 pub use job::{Effects, JobError};

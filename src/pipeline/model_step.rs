@@ -11,9 +11,11 @@
 use super::context::Context;
 use super::job::{Effects, JobError, Target};
 use super::models::ModelError;
+use super::text_steps::{self, TextPlan, TextResults};
 use crate::events::{
-    FLAG_ADD_IMAGE_FINGERPRINT, FLAG_RUN_LOGO_OBJECT_DETECTION,
-    FLAG_RUN_NUTRISCORE_OBJECT_DETECTION, FLAG_RUN_NUTRITION_TABLE_OBJECT_DETECTION,
+    FLAG_ADD_IMAGE_FINGERPRINT, FLAG_EXTRACT_INGREDIENTS, FLAG_EXTRACT_NUTRITION,
+    FLAG_RUN_LOGO_OBJECT_DETECTION, FLAG_RUN_NUTRISCORE_OBJECT_DETECTION,
+    FLAG_RUN_NUTRITION_TABLE_OBJECT_DETECTION,
 };
 use crate::infra::db::{jobs, vision};
 use crate::infra::metrics;
@@ -33,11 +35,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// The steps a model job may ask for.
-pub const MODEL_STEPS: [&str; 4] = [
+pub const MODEL_STEPS: [&str; 6] = [
     FLAG_RUN_LOGO_OBJECT_DETECTION,
     FLAG_RUN_NUTRITION_TABLE_OBJECT_DETECTION,
     FLAG_RUN_NUTRISCORE_OBJECT_DETECTION,
     FLAG_ADD_IMAGE_FINGERPRINT,
+    FLAG_EXTRACT_INGREDIENTS,
+    FLAG_EXTRACT_NUTRITION,
 ];
 
 /// Nutri-Score detections must score at least this to count (spec pipeline §2.7).
@@ -87,6 +91,7 @@ pub struct StepResults {
     fingerprint: Option<i64>,
     detections: Vec<(ObjectDetectionModel, Vec<DetectedObject>)>,
     logos: Option<LogoResults>,
+    text: TextResults,
 }
 
 /// The logos of the image's logo detection and their embeddings.
@@ -189,6 +194,7 @@ pub async fn compute(ctx: &Context, job: &jobs::ClaimedJob) -> Result<StepResult
     } else {
         LogoPlan::FromNewDetection
     };
+    let text_plan = TextPlan::read(&mut conn, image.id, &steps, st).await?;
     drop(conn);
     let need_fingerprint =
         steps.contains(FLAG_ADD_IMAGE_FINGERPRINT) && image.fingerprint.is_none();
@@ -202,9 +208,11 @@ pub async fn compute(ctx: &Context, job: &jobs::ClaimedJob) -> Result<StepResult
         image: Some(image.clone()),
         ..StepResults::default()
     };
-    if to_run.is_empty() && !need_fingerprint && !logo_work {
+    if to_run.is_empty() && !need_fingerprint && !logo_work && !text_plan.needs_image() {
+        results.text = text_steps::compute(ctx, &t, &p.image_id, &text_plan, None).await?;
         return Ok(results);
     }
+    let need_stored_rgb = text_plan.needs_image();
 
     // One fetch and one decode for every step.
     let Some(bytes) = fetch(ctx, st, &source_image).await? else {
@@ -226,6 +234,8 @@ pub async fn compute(ctx: &Context, job: &jobs::ClaimedJob) -> Result<StepResult
             metrics::ml_stage("fingerprint", clock.elapsed());
             hash
         });
+        // The nutrition extractor sees the image as stored, like the fingerprint.
+        let stored_rgb = need_stored_rgb.then(|| Arc::new(decoded.image.to_rgb8()));
         let rgb = decoded.upright_rgb();
         metrics::ml_stage("decode", clock.elapsed());
         let letterboxed = match letterbox_size {
@@ -249,11 +259,11 @@ pub async fn compute(ctx: &Context, job: &jobs::ClaimedJob) -> Result<StepResult
             }
             None => None,
         };
-        Ok::<_, String>((Arc::new(rgb), fingerprint, letterboxed))
+        Ok::<_, String>((Arc::new(rgb), fingerprint, letterboxed, stored_rgb))
     })
     .await
     .map_err(|e| JobError::Failed(format!("decoding stopped: {e}")))?;
-    let (rgb, fingerprint, letterboxed) =
+    let (rgb, fingerprint, letterboxed, stored_rgb) =
         decoded.map_err(|e| JobError::Unusable(format!("image {source_image}: {e}")))?;
     results.fingerprint = fingerprint;
 
@@ -307,6 +317,7 @@ pub async fn compute(ctx: &Context, job: &jobs::ClaimedJob) -> Result<StepResult
             })
         }
     };
+    results.text = text_steps::compute(ctx, &t, &p.image_id, &text_plan, stored_rgb).await?;
     Ok(results)
 }
 
@@ -422,7 +433,7 @@ async fn new_logos(
 
 /// The image's OCR document, if it can be had (spec pipeline §6.3: a missing or broken
 /// OCR only means logos without text).
-async fn ocr_document(
+pub(super) async fn ocr_document(
     ctx: &Context,
     server_type: ServerType,
     barcode: &str,
@@ -576,6 +587,7 @@ pub async fn commit(
             _ => {}
         }
     }
+    text_steps::commit(ctx, &t, &image, &results.text, conn).await?;
     if let (Some(logos), Some(prediction)) = (&results.logos, logo_prediction) {
         let new: Vec<vision::NewLogo<'_>> = logos
             .new_logos

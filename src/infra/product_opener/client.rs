@@ -145,6 +145,11 @@ impl ProductOpener {
         )
     }
 
+    /// The shared HTTP client (its connection pool and user agent).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
     /// A request with the common headers and the staging Basic auth.
     pub(super) fn request(
         &self,
