@@ -103,10 +103,13 @@ pub enum JobKind {
     /// Logos a user annotated become predictions, and their insights are applied as the
     /// user's decision (payload: `logo_ids`, `username`).
     LogoAnnotationInsights,
+    /// The neural category classifier on a product (a model step: computed outside the
+    /// product's shard, its predictions committed in it).
+    PredictCategory,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 13] = [
+    pub const ALL: [JobKind; 14] = [
         JobKind::Noop,
         JobKind::Probe,
         JobKind::UpdateInsights,
@@ -120,6 +123,7 @@ impl JobKind {
         JobKind::RunImageModels,
         JobKind::ProcessCreatedLogos,
         JobKind::LogoAnnotationInsights,
+        JobKind::PredictCategory,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -137,6 +141,7 @@ impl JobKind {
             Self::RunImageModels => "run_image_models",
             Self::ProcessCreatedLogos => "process_created_logos",
             Self::LogoAnnotationInsights => "logo_annotation_insights",
+            Self::PredictCategory => "predict_category",
         }
     }
 
@@ -144,7 +149,7 @@ impl JobKind {
     /// the models) and only commit their results in it. They are queued at
     /// [`Priority::Ml`], which the model lane claims apart from the shards' queue.
     pub fn is_model_step(self) -> bool {
-        self == Self::RunImageModels
+        matches!(self, Self::RunImageModels | Self::PredictCategory)
     }
 }
 

@@ -3,8 +3,10 @@
 //! that commits a job's effects with its completion. Actors call into this module; it
 //! uses the domain modules (`insights`, `ocr`, `events`, `ann`) and `infra`, never `actors`.
 
+pub mod category;
 pub mod context;
 mod edits;
+mod category_job;
 mod image;
 pub mod ingredients;
 pub mod job;

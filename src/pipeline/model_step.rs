@@ -92,6 +92,7 @@ pub struct StepResults {
     detections: Vec<(ObjectDetectionModel, Vec<DetectedObject>)>,
     logos: Option<LogoResults>,
     text: TextResults,
+    category: Option<super::category_job::CategoryResults>,
 }
 
 /// The logos of the image's logo detection and their embeddings.
@@ -149,6 +150,12 @@ enum LogoPlan {
 /// Computes a model-step job: reads, fetches, decodes and calls the models; writes
 /// nothing.
 pub async fn compute(ctx: &Context, job: &jobs::ClaimedJob) -> Result<StepResults, JobError> {
+    if job.kind == JobKind::PredictCategory.as_str() {
+        return Ok(StepResults {
+            category: Some(super::category_job::compute(ctx, job).await?),
+            ..StepResults::default()
+        });
+    }
     let t = Target::of(job)?;
     let p = payload(job)?;
     let Some(source_image) = image_path(t.barcode, &p.image_id) else {
@@ -528,6 +535,10 @@ pub async fn commit(
 ) -> Result<Effects, JobError> {
     let t = Target::of(job)?;
     let st = t.server_type;
+    if let Some(category) = &results.category {
+        super::category_job::commit(ctx, &t, category, conn).await?;
+        return Ok(Effects::default());
+    }
     let Some(computed) = &results.image else {
         return Ok(Effects::default());
     };

@@ -73,12 +73,26 @@ pub(super) async fn update_insights(
     ctx: &Context,
     importing: &Importing,
     t: Target<'_>,
+    payload: &serde_json::Value,
     conn: &mut PgConnection,
 ) -> Result<(), JobError> {
     let Some(product) = current_product(ctx, &t, conn).await? else {
         tracing::info!(barcode = t.barcode, "product missing: update skipped");
         return Ok(());
     };
+    let forced = payload
+        .get("force_category_prediction")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false);
+    let diffs = payload.get("diffs").filter(|d| !d.is_null());
+    if t.server_type.is_food()
+        && (forced || crate::events::should_rerun_category_predictor(diffs))
+    {
+        // Spec pipeline §2.1 step 5: the classifier runs as a model step of its own.
+        let w = &ctx.settings.workers;
+        let job = super::category_job::job(t.barcode, t.server_type);
+        crate::infra::db::jobs::enqueue(&mut *conn, &job, w.shards, w.max_attempts).await?;
+    }
     if t.server_type.is_food() {
         if let Some(name) = product
             .product_name

@@ -181,7 +181,9 @@ async fn execute(
         super::logo_annotations::run(ctx, job).await?;
     }
     let computed = match (kind, computed) {
-        (JobKind::RunImageModels, None) => Some(model_step::compute(ctx, job).await?),
+        (JobKind::RunImageModels | JobKind::PredictCategory, None) => {
+            Some(model_step::compute(ctx, job).await?)
+        }
         (_, computed) => computed,
     };
     let mut tx = ctx.pool.begin().await?;
@@ -220,7 +222,7 @@ async fn execute(
             }
             jobs::record_probe(&mut tx, job.id, job.barcode.as_deref(), started_at).await?;
         }
-        JobKind::RunImageModels => {
+        JobKind::RunImageModels | JobKind::PredictCategory => {
             if let Some(results) = &computed {
                 effects = model_step::commit(ctx, job, results, &mut tx).await?;
             }
@@ -257,7 +259,7 @@ async fn handle(
         }
         JobKind::UpdateInsights => {
             let importing = Importing::from_settings(&ctx.settings).await?;
-            none(product::update_insights(ctx, &importing, Target::of(job)?, conn).await)
+            none(product::update_insights(ctx, &importing, Target::of(job)?, &job.payload, conn).await)
         }
         JobKind::DeletedImage => image::deleted_image(Target::of(job)?, &job.payload, conn).await,
         JobKind::ImportImage => {
@@ -286,6 +288,7 @@ async fn handle(
         | JobKind::Probe
         | JobKind::SendProductEdits
         | JobKind::RunImageModels
+        | JobKind::PredictCategory
         | JobKind::LogoAnnotationInsights => Ok(Effects::default()),
     }
 }

@@ -66,6 +66,9 @@ pub struct Product {
     /// `ingredients_text` and every `ingredients_text_<lang>`, by field name.
     #[serde(default)]
     pub ingredients_texts: BTreeMap<String, String>,
+    /// The `id` of each top-level ingredient Product Opener parsed (`ingredients`).
+    #[serde(default)]
+    pub ingredient_ids: Vec<String>,
 }
 
 fn default_schema_version() -> i32 {
@@ -102,6 +105,7 @@ impl Product {
             nutrition_data_prepared: None,
             serving_size: None,
             ingredients_texts: BTreeMap::new(),
+            ingredient_ids: Vec::new(),
         }
     }
 

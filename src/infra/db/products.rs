@@ -20,6 +20,8 @@ struct Extra {
     serving_size: Option<String>,
     #[serde(default)]
     ingredients_texts: BTreeMap<String, String>,
+    #[serde(default)]
+    ingredient_ids: Vec<String>,
 }
 
 struct Row {
@@ -86,6 +88,7 @@ impl Row {
         p.nutrition_data_prepared = extra.nutrition_data_prepared;
         p.serving_size = extra.serving_size;
         p.ingredients_texts = extra.ingredients_texts;
+        p.ingredient_ids = extra.ingredient_ids;
         Some(p)
     }
 }
@@ -301,6 +304,8 @@ struct ExtraRef<'a> {
     serving_size: Option<&'a str>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     ingredients_texts: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    ingredient_ids: &'a [String],
 }
 
 impl<'a> ExtraRef<'a> {
@@ -312,6 +317,7 @@ impl<'a> ExtraRef<'a> {
             nutrition_data_prepared: p.nutrition_data_prepared.as_deref(),
             serving_size: p.serving_size.as_deref(),
             ingredients_texts: &p.ingredients_texts,
+            ingredient_ids: &p.ingredient_ids,
         }
     }
 }

@@ -205,3 +205,74 @@ pub async fn set_fingerprint(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// An image of a product and its cached CLIP embedding, if any.
+#[derive(Debug, Clone)]
+pub struct ImageEmbeddingRow {
+    /// The image's id on Product Opener.
+    pub image_id: i64,
+    /// The `image` row.
+    pub row_id: i32,
+    pub embedding: Option<Vec<f32>>,
+}
+
+/// The image rows of `image_ids` of a product (not deleted) with their cached
+/// embeddings (`embedding.image_embedding`).
+pub async fn image_embeddings(
+    conn: &mut PgConnection,
+    barcode: &str,
+    server_type: &str,
+    image_ids: &[i64],
+) -> Result<Vec<ImageEmbeddingRow>, sqlx::Error> {
+    let ids: Vec<String> = image_ids.iter().map(i64::to_string).collect();
+    let rows: Vec<(i32, String, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT i.id, i.image_id, e.embedding FROM image i \
+         LEFT JOIN embedding.image_embedding e ON e.image_id = i.id \
+         WHERE i.barcode = $1 AND i.server_type = $2 AND i.image_id = ANY($3) \
+           AND NOT i.deleted",
+    )
+    .bind(barcode)
+    .bind(server_type)
+    .bind(&ids)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(row_id, image_id, bytes)| {
+            Some(ImageEmbeddingRow {
+                image_id: image_id.parse().ok()?,
+                row_id,
+                embedding: bytes.filter(|b| b.len() % 4 == 0).map(|b| {
+                    b.chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect()
+                }),
+            })
+        })
+        .collect())
+}
+
+/// Caches image embeddings (little-endian float32); rows already there are kept.
+pub async fn insert_image_embeddings(
+    conn: &mut PgConnection,
+    embeddings: &[(i32, Vec<f32>)],
+) -> Result<u64, sqlx::Error> {
+    if embeddings.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<i32> = embeddings.iter().map(|(i, _)| *i).collect();
+    let bytes: Vec<Vec<u8>> = embeddings
+        .iter()
+        .map(|(_, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        .collect();
+    let done = sqlx::query(
+        "INSERT INTO embedding.image_embedding (image_id, embedding) \
+         SELECT * FROM UNNEST($1::int[], $2::bytea[]) \
+         ON CONFLICT (image_id) DO NOTHING",
+    )
+    .bind(&ids)
+    .bind(&bytes)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}

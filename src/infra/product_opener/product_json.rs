@@ -89,6 +89,7 @@ struct RawProduct {
     nutrition_data_prepared: Option<String>,
     serving_size: Option<String>,
     ingredients_texts: BTreeMap<String, String>,
+    ingredient_ids: Vec<String>,
 }
 
 impl RawProduct {
@@ -135,6 +136,7 @@ impl RawProduct {
         p.nutrition_data_prepared = self.nutrition_data_prepared;
         p.serving_size = self.serving_size;
         p.ingredients_texts = self.ingredients_texts;
+        p.ingredient_ids = self.ingredient_ids;
         Ok(p)
     }
 }
@@ -165,6 +167,7 @@ enum Key {
     NutritionDataPer,
     NutritionDataPrepared,
     ServingSize,
+    Ingredients,
     IngredientsText(String),
     Other,
 }
@@ -196,6 +199,7 @@ impl Key {
             "nutrition_data_per" => Key::NutritionDataPer,
             "nutrition_data_prepared" => Key::NutritionDataPrepared,
             "serving_size" => Key::ServingSize,
+            "ingredients" => Key::Ingredients,
             other if is_ingredients_text_key(other) => Key::IngredientsText(other.to_string()),
             _ => Key::Other,
         }
@@ -264,6 +268,15 @@ impl<'de> Deserialize<'de> for RawProduct {
                                 Value::Object(m) => m,
                                 _ => Map::new(),
                             }
+                        }
+                        Key::Ingredients => {
+                            p.ingredient_ids = match map.next_value::<Value>()? {
+                                Value::Array(a) => a
+                                    .iter()
+                                    .filter_map(|i| Some(i.get("id")?.as_str()?.to_string()))
+                                    .collect(),
+                                _ => Vec::new(),
+                            };
                         }
                         Key::Packagings => {
                             p.packagings = match map.next_value::<Value>()? {
