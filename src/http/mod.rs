@@ -18,6 +18,7 @@ pub mod logos;
 pub mod openapi;
 pub mod params;
 pub mod predict;
+pub mod predict_models;
 pub mod questions;
 pub mod reply;
 pub mod router;

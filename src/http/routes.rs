@@ -7,7 +7,8 @@ use super::openapi::{self, Operation};
 use super::reply::json;
 use super::router::{handler, Route, Router};
 use super::{
-    annotate, catalog, insights, logo_writes, logos, predict, questions, system, vision, webhook,
+    annotate, catalog, insights, logo_writes, logos, predict, predict_models, questions, system,
+    vision, webhook,
 };
 use std::sync::Arc;
 use warp::http::Method;
@@ -32,6 +33,7 @@ pub fn router_with(max_count: i64) -> Router {
         annotate::routes(),
         catalog::routes(),
         predict::routes(),
+        predict_models::routes(),
         vision::routes(),
         webhook::routes(),
         logos::routes(),
@@ -108,7 +110,7 @@ mod tests {
                 );
             }
         }
-        assert_eq!(operations, 43, "routes of the API");
+        assert_eq!(operations, 48, "routes of the API");
     }
 
     #[test]

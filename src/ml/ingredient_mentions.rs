@@ -417,7 +417,11 @@ pub fn detect_additional_mentions(grammar: &TraceGrammar, text: &str, end: usize
             end = lookup;
         }
     }
-    if matched { end } else { initial }
+    if matched {
+        end
+    } else {
+        initial
+    }
 }
 
 #[cfg(test)]

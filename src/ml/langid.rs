@@ -62,9 +62,18 @@ mod tests {
     #[test]
     fn names_the_language_of_ingredient_lists() {
         let cases = [
-            ("Wheat flour, sugar, palm oil, egg white, emulsifier (soy)", "en"),
-            ("sugar, cocoa butter, whole milk powder, cocoa mass, emulsifier: soy lecithin", "en"),
-            ("sucre, beurre de cacao, poudre de lait entier, arôme naturel de vanille", "fr"),
+            (
+                "Wheat flour, sugar, palm oil, egg white, emulsifier (soy)",
+                "en",
+            ),
+            (
+                "sugar, cocoa butter, whole milk powder, cocoa mass, emulsifier: soy lecithin",
+                "en",
+            ),
+            (
+                "sucre, beurre de cacao, poudre de lait entier, arôme naturel de vanille",
+                "fr",
+            ),
             ("Zucker, Kakaobutter, Vollmilchpulver, Haselnüsse", "de"),
             ("harina de trigo, azúcar, aceite de palma", "es"),
             ("farina di grano tenero, zucchero, olio di palma", "it"),

@@ -228,7 +228,12 @@ mod tests {
         let bytes = pixel_values(&img);
         assert_eq!(bytes.len(), 3 * 224 * 224 * 4);
         let at = |i: usize| {
-            f32::from_le_bytes([bytes[i * 4], bytes[i * 4 + 1], bytes[i * 4 + 2], bytes[i * 4 + 3]])
+            f32::from_le_bytes([
+                bytes[i * 4],
+                bytes[i * 4 + 1],
+                bytes[i * 4 + 2],
+                bytes[i * 4 + 3],
+            ])
         };
         let plane = 224 * 224;
         assert!((at(0) - 1.0).abs() < 1e-6);

@@ -23,9 +23,9 @@ pub mod layoutlm;
 pub mod letterbox;
 pub mod models;
 pub mod nutrition_post;
+mod resize;
 pub mod token_classification;
 pub mod tokenize;
-mod resize;
 pub mod yolo;
 
 pub use clip::{logo_crop_224, logo_crop_rect, ClipBatch, CropRect};

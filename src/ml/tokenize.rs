@@ -90,11 +90,9 @@ impl TextTokenizer {
             ModelWrapper::Unigram(_) => (None, None),
         };
         let subword_prefix = subword_prefix.filter(|p| !p.is_empty());
-        let unk_id = unk.and_then(|t| inner.token_to_id(&t)).or_else(|| {
-            ["<unk>", "[UNK]"]
-                .iter()
-                .find_map(|t| inner.token_to_id(t))
-        });
+        let unk_id = unk
+            .and_then(|t| inner.token_to_id(&t))
+            .or_else(|| ["<unk>", "[UNK]"].iter().find_map(|t| inner.token_to_id(t)));
         Ok(TextTokenizer {
             inner,
             subword_prefix,
@@ -143,7 +141,11 @@ fn encoded(enc: &tokenizers::Encoding) -> Encoded {
             .collect(),
         tokens: enc.get_tokens().to_vec(),
         offsets: enc.get_offsets().to_vec(),
-        special: enc.get_special_tokens_mask().iter().map(|&s| s != 0).collect(),
+        special: enc
+            .get_special_tokens_mask()
+            .iter()
+            .map(|&s| s != 0)
+            .collect(),
         word_ids: enc.get_word_ids().to_vec(),
     }
 }
@@ -164,10 +166,22 @@ mod tests {
     #[test]
     fn text_offsets_are_characters() {
         let t = test_tokenizer();
-        let e = t.encode_text("Ingrédients: Sucre, chocolates.").unwrap_or_default();
+        let e = t
+            .encode_text("Ingrédients: Sucre, chocolates.")
+            .unwrap_or_default();
         assert_eq!(
             e.tokens,
-            ["<s>", "ingredients", ":", "sucre", ",", "chocolate", "##s", ".", "</s>"]
+            [
+                "<s>",
+                "ingredients",
+                ":",
+                "sucre",
+                ",",
+                "chocolate",
+                "##s",
+                ".",
+                "</s>"
+            ]
         );
         assert_eq!(e.ids[1], 1000);
         assert_eq!(e.offsets[1], (0, 11));

@@ -14,7 +14,7 @@ use crate::types::{Prediction, ServerType};
 use sqlx::PgConnection;
 
 /// Products of an older schema are not classified.
-const MIN_SCHEMA_VERSION: i32 = 1003;
+pub(super) const MIN_SCHEMA_VERSION: i32 = 1003;
 
 /// What the classifier found, to be committed.
 #[derive(Debug, Clone, Default)]
@@ -75,7 +75,13 @@ pub async fn commit(
         p.server_type = t.server_type;
     }
     let importing = Importing::from_settings(&ctx.settings).await?;
-    insight_import::import_product_predictions(conn, &importing, t.barcode, t.server_type, predictions)
-        .await?;
+    insight_import::import_product_predictions(
+        conn,
+        &importing,
+        t.barcode,
+        t.server_type,
+        predictions,
+    )
+    .await?;
     Ok(())
 }

@@ -150,7 +150,10 @@ pub(super) async fn import_image(
             crate::events::FLAG_EXTRACT_INGREDIENTS if t.server_type.is_food() => {
                 model_steps.push(crate::events::FLAG_EXTRACT_INGREDIENTS);
             }
-            crate::events::FLAG_PREDICT_CATEGORY if t.server_type.is_food() => {
+            crate::events::FLAG_PREDICT_CATEGORY
+                if t.server_type.is_food()
+                    && product.schema_version >= super::category_job::MIN_SCHEMA_VERSION =>
+            {
                 let job = super::category_job::job(t.barcode, t.server_type);
                 jobs::enqueue(&mut *conn, &job, w.shards, w.max_attempts).await?;
             }

@@ -338,7 +338,11 @@ mod tests {
         assert_eq!(parsed[2]["ingredients"][1]["in_taxonomy"], json!(false));
         assert_eq!(parsed[0]["in_taxonomy"], json!(true));
         let mut entity = Map::new();
-        add_parse(&mut entity, vec![json!({"id": "en:water"}), json!({"id": "x"})], &taxonomy());
+        add_parse(
+            &mut entity,
+            vec![json!({"id": "en:water"}), json!({"id": "x"})],
+            &taxonomy(),
+        );
         assert_eq!(entity["fraction_known_ingredients"], json!(0.5));
         assert_eq!(entity["unknown_ingredients_n"], json!(1));
         let mut empty = Map::new();
@@ -355,7 +359,10 @@ mod tests {
         assert_eq!(relative_box(&json!([0, 0, 100]), 400, 400), None);
         assert_eq!(relative_box(&json!([0, 0, 1, 1]), 0, 400), None);
         let e = json!({"lang": {"lang": "en", "confidence": 0.9}});
-        assert_eq!(entity_lang(e.as_object().unwrap_or(&Map::new())), Some("en".into()));
+        assert_eq!(
+            entity_lang(e.as_object().unwrap_or(&Map::new())),
+            Some("en".into())
+        );
         let e = json!({"lang": {"lang": "sah", "confidence": 0.9}});
         assert_eq!(entity_lang(e.as_object().unwrap_or(&Map::new())), None);
     }

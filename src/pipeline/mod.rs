@@ -4,9 +4,9 @@
 //! uses the domain modules (`insights`, `ocr`, `events`, `ann`) and `infra`, never `actors`.
 
 pub mod category;
+mod category_job;
 pub mod context;
 mod edits;
-mod category_job;
 mod image;
 pub mod ingredients;
 pub mod job;

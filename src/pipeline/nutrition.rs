@@ -69,10 +69,22 @@ pub async fn predict(models: &ModelRuntime, input: &NutritionInput) -> Result<Va
     let boxes = layoutlm::token_boxes(&enc, &input.boxes);
     metrics::ml_stage("tokenize", clock.elapsed());
     let logits = models
-        .token_logits(NUTRITION_MODEL, "", &enc, Some((boxes, input.pixels.clone())))
+        .token_logits(
+            NUTRITION_MODEL,
+            "",
+            &enc,
+            Some((boxes, input.pixels.clone())),
+        )
         .await?;
     let clock = Instant::now();
-    let out = postprocess(&logits.values, logits.labels, &enc, &model.labels, model.tokenizer.unk_id(), input);
+    let out = postprocess(
+        &logits.values,
+        logits.labels,
+        &enc,
+        &model.labels,
+        model.tokenizer.unk_id(),
+        input,
+    );
     metrics::ml_stage("postprocess", clock.elapsed());
     Ok(out)
 }

@@ -86,6 +86,7 @@ pub(super) async fn update_insights(
         .unwrap_or(false);
     let diffs = payload.get("diffs").filter(|d| !d.is_null());
     if t.server_type.is_food()
+        && product.schema_version >= super::category_job::MIN_SCHEMA_VERSION
         && (forced || crate::events::should_rerun_category_predictor(diffs))
     {
         // Spec pipeline §2.1 step 5: the classifier runs as a model step of its own.

@@ -259,7 +259,10 @@ async fn handle(
         }
         JobKind::UpdateInsights => {
             let importing = Importing::from_settings(&ctx.settings).await?;
-            none(product::update_insights(ctx, &importing, Target::of(job)?, &job.payload, conn).await)
+            none(
+                product::update_insights(ctx, &importing, Target::of(job)?, &job.payload, conn)
+                    .await,
+            )
         }
         JobKind::DeletedImage => image::deleted_image(Target::of(job)?, &job.payload, conn).await,
         JobKind::ImportImage => {

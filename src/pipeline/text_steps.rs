@@ -72,7 +72,10 @@ impl TextPlan {
             nutrition::MODEL_NAME.to_string(),
         ];
         let stored = vision::predictions_of_image(conn, image_id, &names).await?;
-        let plan = |want: bool, name: &'static str| match (want, stored.iter().find(|s| s.model_name == name)) {
+        let plan = |want: bool, name: &'static str| match (
+            want,
+            stored.iter().find(|s| s.model_name == name),
+        ) {
             (false, _) => Plan::Skip,
             (true, Some(s)) => {
                 metrics::ml_step(name, "existed");
@@ -214,7 +217,13 @@ async fn extract_ingredients(ctx: &Context, doc: &OcrDocument) -> Result<Value, 
 
 /// Where entity languages come from on this node (`ml.langid_url` or embedded).
 pub fn lang_source(ctx: &Context) -> LangSource<'_> {
-    match ctx.settings.ml.langid_url.as_deref().filter(|u| !u.is_empty()) {
+    match ctx
+        .settings
+        .ml
+        .langid_url
+        .as_deref()
+        .filter(|u| !u.is_empty())
+    {
         Some(url) => LangSource::Server(ctx.resources.po.http(), url),
         None => LangSource::Embedded,
     }
@@ -252,7 +261,17 @@ pub async fn commit(
             }
             .max_confidence();
             import = max_confidence.is_some();
-            if !store(conn, image.id, "ner", ingredients::MODEL_NAME, ingredients::MODEL_VERSION, &data, max_confidence).await? {
+            if !store(
+                conn,
+                image.id,
+                "ner",
+                ingredients::MODEL_NAME,
+                ingredients::MODEL_VERSION,
+                &data,
+                max_confidence,
+            )
+            .await?
+            {
                 import = false;
             }
         }
@@ -262,7 +281,17 @@ pub async fn commit(
     }
     if let Some(data) = &results.nutrition {
         let max_confidence = nutrition::max_confidence(data);
-        if store(conn, image.id, "nutrition_extraction", nutrition::MODEL_NAME, nutrition::MODEL_VERSION, data, max_confidence).await? {
+        if store(
+            conn,
+            image.id,
+            "nutrition_extraction",
+            nutrition::MODEL_NAME,
+            nutrition::MODEL_VERSION,
+            data,
+            max_confidence,
+        )
+        .await?
+        {
             predictions.extend(nutrition::prediction_of(data));
         }
     }
@@ -275,8 +304,14 @@ pub async fn commit(
         p.source_image = Some(image.source_image.clone());
     }
     let importing = Importing::from_settings(&ctx.settings).await?;
-    insight_import::import_product_predictions(conn, &importing, t.barcode, t.server_type, predictions)
-        .await?;
+    insight_import::import_product_predictions(
+        conn,
+        &importing,
+        t.barcode,
+        t.server_type,
+        predictions,
+    )
+    .await?;
     Ok(())
 }
 
@@ -292,7 +327,10 @@ async fn store(
     max_confidence: Option<f32>,
 ) -> Result<bool, JobError> {
     let names = [model_name.to_string()];
-    if !vision::predictions_of_image(conn, image_id, &names).await?.is_empty() {
+    if !vision::predictions_of_image(conn, image_id, &names)
+        .await?
+        .is_empty()
+    {
         metrics::ml_step(model_name, "existed");
         return Ok(false);
     }

@@ -540,6 +540,33 @@ fn answer(s: &State, r: &Recorded) -> Answer {
             json_answer(200, &json!({"status": "status ok", "status_code": 0}))
         }
         ("POST", "/cgi/product_image_move.pl") => json_answer(200, &json!({"status": "ok"})),
+        ("PATCH", "/api/v3/product/test") => {
+            // Product Opener's ingredient parser, as a stand-in: the text split on commas,
+            // each part an `en:` id of its lower-cased words.
+            let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+            let lang = body["lc"].as_str().unwrap_or("en").to_string();
+            let text = body["product"][format!("ingredients_text_{lang}")]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            let ingredients: Vec<Value> = text
+                .split(',')
+                .map(|t| t.trim().trim_end_matches('.'))
+                .filter(|t| !t.is_empty())
+                .map(|t| {
+                    let id = t
+                        .to_lowercase()
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join("-");
+                    json!({"id": format!("en:{id}"), "text": t})
+                })
+                .collect();
+            json_answer(
+                200,
+                &json!({"status": "success", "product": {"ingredients": ingredients}}),
+            )
+        }
         ("PATCH", p) if p.starts_with("/api/v3/product/") => {
             let errors = s.patch_errors.clone().unwrap_or(json!([]));
             json_answer(

@@ -164,7 +164,12 @@ fn aggregate_word(
     strategy: AggregationStrategy,
     labels: &[String],
 ) -> LabeledToken {
-    let label = |i: usize| labels.get(i).cloned().unwrap_or_else(|| format!("LABEL_{i}"));
+    let label = |i: usize| {
+        labels
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| format!("LABEL_{i}"))
+    };
     let (idx, score) = match strategy {
         AggregationStrategy::Max => {
             let mut best: Option<&PreEntity> = None;
@@ -216,7 +221,10 @@ pub fn label_tokens(
             .map(|p| {
                 let (i, score) = argmax(&p.scores);
                 LabeledToken {
-                    entity: labels.get(i).cloned().unwrap_or_else(|| format!("LABEL_{i}")),
+                    entity: labels
+                        .get(i)
+                        .cloned()
+                        .unwrap_or_else(|| format!("LABEL_{i}")),
                     score,
                     index: Some(p.index),
                     start: p.start,

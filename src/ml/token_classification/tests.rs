@@ -9,7 +9,10 @@ use super::*;
 const TEXT: &str = "Sugar chocolates salt";
 
 fn labels() -> Vec<String> {
-    ["O", "B-ING", "I-ING"].iter().map(|s| s.to_string()).collect()
+    ["O", "B-ING", "I-ING"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 fn strings(v: &[&str]) -> Vec<String> {
@@ -31,7 +34,14 @@ fn pre() -> Vec<PreEntity> {
         vec![0.1, 0.1, 0.8],
     ];
     pre_entities(
-        TEXT, &tokens, &ids, &offsets, &special, &word_ids, &scores, Some(3),
+        TEXT,
+        &tokens,
+        &ids,
+        &offsets,
+        &special,
+        &word_ids,
+        &scores,
+        Some(3),
     )
 }
 
@@ -198,7 +208,7 @@ fn robotoff_example_a() {
     assert_close(
         &run(AggregationStrategy::Average),
         &[
-            ent("ING", 0, 3, 0.54426157),
+            ent("ING", 0, 3, 0.544_261_6),
             ent("ING", 6, 7, 0.73612475),
             ent("ING", 8, 12, 0.7545178),
         ],

@@ -130,7 +130,10 @@ impl CategoryInput {
             };
             inputs.insert((*input).into(), value);
         }
-        inputs.insert("num_images".into(), json!(self.embeddings.len().min(MAX_IMAGES)));
+        inputs.insert(
+            "num_images".into(),
+            json!(self.embeddings.len().min(MAX_IMAGES)),
+        );
         json!({"model_name": PREDICTOR_VERSION, "threshold": threshold, "inputs": inputs})
     }
 }
@@ -163,7 +166,11 @@ pub fn nutrient_inputs(product: &Product) -> [f64; 9] {
         return out;
     };
     for ((_, key), slot) in NUTRIENTS.iter().zip(out.iter_mut()) {
-        let Some(v) = set.get(*key).and_then(|n| n.get("value")).and_then(Value::as_f64) else {
+        let Some(v) = set
+            .get(*key)
+            .and_then(|n| n.get("value"))
+            .and_then(Value::as_f64)
+        else {
             continue;
         };
         let limit = if *key == "energy-kcal" { 3800.0 } else { 101.0 };
@@ -189,10 +196,7 @@ impl OcrIngredients {
             let node = node.node();
             let idx = ids.len() as u32;
             ids.push(node.id.clone());
-            let names = node
-                .names
-                .values()
-                .chain(node.synonyms.values().flatten());
+            let names = node.names.values().chain(node.synonyms.values().flatten());
             for name in names {
                 let n = fold(&name.to_lowercase());
                 if n.chars().count() <= 1 {
@@ -227,7 +231,8 @@ impl OcrIngredients {
     }
 }
 
-fn ocr_ingredients(taxonomy: &Arc<Taxonomy>) -> Arc<OcrIngredients> {
+/// The OCR ingredient matcher of a taxonomy, built once per loaded taxonomy.
+pub fn ocr_ingredients(taxonomy: &Arc<Taxonomy>) -> Arc<OcrIngredients> {
     static CACHE: OnceLock<(usize, Arc<OcrIngredients>)> = OnceLock::new();
     let key = Arc::as_ptr(taxonomy) as usize;
     let (k, v) = CACHE.get_or_init(|| (key, Arc::new(OcrIngredients::new(taxonomy))));
@@ -269,7 +274,10 @@ pub fn postprocess(
     };
     let mut order: Vec<usize> = (0..scores.len().min(labels.len())).collect();
     order.sort_by(|a, b| {
-        let (sa, sb) = (scores.get(*a).copied().unwrap_or(0.0), scores.get(*b).copied().unwrap_or(0.0));
+        let (sa, sb) = (
+            scores.get(*a).copied().unwrap_or(0.0),
+            scores.get(*b).copied().unwrap_or(0.0),
+        );
         sb.total_cmp(&sa).then(a.cmp(b))
     });
     let mut out = Vec::new();
@@ -314,8 +322,7 @@ pub fn deepest_only(predicted: Vec<Predicted>, taxonomy: &Taxonomy) -> Vec<Predi
     predicted
         .into_iter()
         .filter(|p| {
-            !ids
-                .iter()
+            !ids.iter()
                 .any(|other| other != &p.category && taxonomy.is_parent_of(&p.category, other))
         })
         .collect()
@@ -422,7 +429,11 @@ pub async fn run_input(
     input: &CategoryInput,
     threshold: f64,
 ) -> Result<CategoryRun, ModelError> {
-    let (scores, labels) = ctx.resources.models.category_scores(input.tensors()).await?;
+    let (scores, labels) = ctx
+        .resources
+        .models
+        .category_scores(input.tensors())
+        .await?;
     let taxonomy = crate::insights::import::Importing::from_settings(&ctx.settings)
         .await
         .ok()
@@ -447,7 +458,10 @@ async fn ocr_texts(ctx: &Context, st: ServerType, barcode: &str, ids: &[i64]) ->
     };
     let base = ctx.settings.product_opener.flavor(st).images_url.clone();
     for id in ids {
-        let url = format!("{}/images/products{folder}/{id}.json", base.trim_end_matches('/'));
+        let url = format!(
+            "{}/images/products{folder}/{id}.json",
+            base.trim_end_matches('/')
+        );
         let Ok(bytes) = ctx.resources.image_hosts.get(&url).await else {
             continue;
         };
@@ -475,9 +489,14 @@ async fn embeddings(
         detail: format!("reading image embeddings: {e}"),
     };
     let mut conn = ctx.pool.acquire().await.map_err(db)?;
-    let rows = vision::image_embeddings(&mut conn, &product.code, product.server_type.name(), &latest)
-        .await
-        .map_err(db)?;
+    let rows = vision::image_embeddings(
+        &mut conn,
+        &product.code,
+        product.server_type.name(),
+        &latest,
+    )
+    .await
+    .map_err(db)?;
     drop(conn);
     let mut by_id: BTreeMap<i64, Vec<f32>> = BTreeMap::new();
     let mut row_of: BTreeMap<i64, i32> = BTreeMap::new();
@@ -487,7 +506,11 @@ async fn embeddings(
             by_id.insert(r.image_id, e);
         }
     }
-    let missing: Vec<i64> = latest.iter().filter(|i| !by_id.contains_key(i)).copied().collect();
+    let missing: Vec<i64> = latest
+        .iter()
+        .filter(|i| !by_id.contains_key(i))
+        .copied()
+        .collect();
     let mut new = Vec::new();
     if let (false, Some(folder)) = (missing.is_empty(), barcode_folder(&product.code)) {
         let base = ctx
@@ -500,7 +523,10 @@ async fn embeddings(
         let mut crops = Vec::new();
         let mut keys = Vec::new();
         for id in &missing {
-            let url = format!("{}/images/products{folder}/{id}.400.jpg", base.trim_end_matches('/'));
+            let url = format!(
+                "{}/images/products{folder}/{id}.400.jpg",
+                base.trim_end_matches('/')
+            );
             let Ok(bytes) = ctx.resources.image_hosts.get(&url).await else {
                 continue;
             };
@@ -528,7 +554,10 @@ async fn embeddings(
             }
         }
     }
-    let ordered = latest.iter().filter_map(|i| by_id.get(i).cloned()).collect();
+    let ordered = latest
+        .iter()
+        .filter_map(|i| by_id.get(i).cloned())
+        .collect();
     Ok((ordered, new))
 }
 

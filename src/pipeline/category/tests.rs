@@ -44,7 +44,10 @@ fn scores_become_predictions_with_neighbours() {
     assert_eq!(cats, ["en:smoked-salmons"]);
     let preds = predictions(&deepest);
     assert_eq!(preds[0].predictor.as_deref(), Some("neural"));
-    assert_eq!(preds[0].predictor_version.as_deref(), Some(PREDICTOR_VERSION));
+    assert_eq!(
+        preds[0].predictor_version.as_deref(),
+        Some(PREDICTOR_VERSION)
+    );
 }
 
 #[test]

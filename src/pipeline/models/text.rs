@@ -42,9 +42,16 @@ pub struct TextModels {
 impl TextModels {
     pub fn load(settings: &Settings) -> TextModels {
         let ner = load(settings, NER_MODEL, || {
-            ["O", "B-ING", "I-ING"].iter().map(|s| s.to_string()).collect()
+            ["O", "B-ING", "I-ING"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
         });
-        let nutrition = load(settings, NUTRITION_MODEL, crate::ml::layoutlm::default_labels);
+        let nutrition = load(
+            settings,
+            NUTRITION_MODEL,
+            crate::ml::layoutlm::default_labels,
+        );
         for (name, r) in [(NER_MODEL, &ner), (NUTRITION_MODEL, &nutrition)] {
             if let Err(why) = r {
                 tracing::info!(model = name, reason = %why, "text model not available on this node");
@@ -107,10 +114,13 @@ impl TokenLogits {
 impl ModelRuntime {
     /// The ingredient NER model's tokenizer and labels.
     pub fn ner_model(&self) -> Result<Arc<TextModel>, ModelError> {
-        self.text.ner.clone().map_err(|detail| ModelError::NotConfigured {
-            model: NER_MODEL.to_string(),
-            detail,
-        })
+        self.text
+            .ner
+            .clone()
+            .map_err(|detail| ModelError::NotConfigured {
+                model: NER_MODEL.to_string(),
+                detail,
+            })
     }
 
     /// The nutrition extractor's tokenizer and labels.

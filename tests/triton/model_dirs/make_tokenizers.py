@@ -67,3 +67,27 @@ choco ##late ##s ##es ##ed pow ##der ##ing ##ine ##ines ##ant ##ier
 """.split()
 
 build(NER_FIXED, NER_WORDS, HERE / "ingredient-ner" / "tokenizer.json")
+
+# nutrition_extractor: a nutrient word has id 2000 + k, k the id of its B- label (per
+# serving, as on a US "Nutrition Facts" panel); value pieces (digits, units, ".") have ids
+# 3000..3099. The test model labels the value pieces after a nutrient word.
+NUTRITION_LABELS = {
+    "calories": 63,  # B-ENERGY_KCAL_SERVING
+    "fat": 65,  # B-FAT_SERVING
+    "sodium": 17,  # B-SODIUM_SERVING
+    "carbohydrate": 53,  # B-CARBOHYDRATES_SERVING
+    "sugars": 61,  # B-SUGARS_SERVING
+    "protein": 33,  # B-PROTEINS_SERVING
+}
+NUTRITION_FIXED = {w: 2000 + k for w, k in NUTRITION_LABELS.items()}
+VALUE_PIECES = (
+    [str(d) for d in range(10)]
+    + [f"##{d}" for d in range(10)]
+    + ["g", "##g", "mg", "##mg", ".", "kcal", "##kcal", "kj", "##kj", ","]
+)
+NUTRITION_FIXED.update({piece: 3000 + i for i, piece in enumerate(VALUE_PIECES)})
+NUTRITION_WORDS = """
+nutrition facts total serving size per container amount daily value % includes added
+saturated trans cholesterol dietary fiber vitamin calcium iron potassium ( ) / : *
+""".split()
+build(NUTRITION_FIXED, NUTRITION_WORDS, HERE / "nutrition_extractor" / "tokenizer.json")

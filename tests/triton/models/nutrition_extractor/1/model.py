@@ -1,8 +1,12 @@
 """Deterministic nutrition-extractor (LayoutLMv3) test model (python backend).
 
 Inputs input_ids INT64 [B,T], attention_mask INT64 [B,T], bbox INT64 [B,T,4],
-pixel_values FP32 [B,3,224,224]; output logits FP32 [B,T,71]. Rule, per token:
-  label k (1..70) if input_ids == 2000 + k and attention_mask == 1, else label 0 ("O").
+pixel_values FP32 [B,3,224,224]; output logits FP32 [B,T,71]. Rule, per row (ids of the
+test tokenizer in tests/triton/model_dirs/nutrition_extractor):
+  a token with id 2000 + k (1 <= k <= 69, a nutrient word whose B- label is k) is O; the
+  value pieces right after it (ids 3000..3099: digits, units, ".") get label k for the
+  first and k + 1 (its I- label) for the others; every other token is O, and so is every
+  token whose attention_mask is 0.
 Logits: 10.0 for the chosen label, 0.0 elsewhere. bbox and pixel_values are ignored.
 """
 
@@ -34,7 +38,28 @@ import numpy as np  # noqa: E402
 import triton_python_backend_utils as pb_utils  # noqa: E402
 
 NUM_LABELS = 71
-BASE = 2000
+WORD_BASE = 2000
+VALUE_LOW, VALUE_HIGH = 3000, 3100
+
+
+def labels_for(ids, mask):
+    labels = [0] * len(ids)
+    current = 0
+    first = False
+    for p, (tok, m) in enumerate(zip(ids, mask)):
+        if m == 0:
+            current = 0
+            continue
+        if WORD_BASE < tok < WORD_BASE + NUM_LABELS - 1:
+            current = tok - WORD_BASE
+            first = True
+            continue
+        if current and VALUE_LOW <= tok < VALUE_HIGH:
+            labels[p] = current if first else current + 1
+            first = False
+            continue
+        current = 0
+    return labels
 
 
 class TritonPythonModel:
@@ -47,10 +72,11 @@ class TritonPythonModel:
             try:
                 ids = pb_utils.get_input_tensor_by_name(request, "input_ids").as_numpy()
                 mask = pb_utils.get_input_tensor_by_name(request, "attention_mask").as_numpy()
-                label = ids.astype(np.int64) - BASE
-                label[(label < 1) | (label >= NUM_LABELS) | (mask == 0)] = 0
-                out = np.zeros(ids.shape + (NUM_LABELS,), dtype=np.float32)
-                np.put_along_axis(out, label[..., None], 10.0, axis=-1)
+                batch, t_len = ids.shape
+                out = np.zeros((batch, t_len, NUM_LABELS), dtype=np.float32)
+                for b in range(batch):
+                    for t, label in enumerate(labels_for(ids[b].tolist(), mask[b].tolist())):
+                        out[b, t, label] = 10.0
                 responses.append(pb_utils.InferenceResponse([pb_utils.Tensor("logits", out)]))
             except Exception as exc:
                 responses.append(pb_utils.InferenceResponse(
