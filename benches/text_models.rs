@@ -5,6 +5,11 @@
 //! tokenising the words and the post-processing. Logits stand in for the model (every
 //! tenth token starts a 5-token entity), so only our code is timed.
 //!
+//! With `ROBOTOFF_BENCH_TRITON_URI` set (`scripts/bench-text` starts the Triton test
+//! models), it then runs every document end to end through Triton — the NER with its
+//! languages and the nutrition extractor — and prints documents per second, one at a time
+//! and with 8 in flight.
+//!
 //! `cargo bench --bench text_models -- [--rounds N]` (release profile). The tokenizers
 //! are the test ones of `tests/triton/model_dirs` (the real models' are not at hand).
 
@@ -50,7 +55,8 @@ fn logits_for(tokens: usize, labels: usize, b: usize, i: usize) -> Vec<f32> {
     out
 }
 
-fn main() {
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
     let rounds: usize = std::env::args()
         .skip_while(|a| a != "--rounds")
         .nth(1)
@@ -144,5 +150,86 @@ fn main() {
         "{{\"mean_ner_us\": {:.1}, \"mean_nutrition_us\": {:.1}}}",
         ner_total / n,
         nut_total / n
+    );
+    if let Ok(triton) = std::env::var("ROBOTOFF_BENCH_TRITON_URI") {
+        end_to_end(&triton, &docs, &image).await;
+    }
+}
+
+/// Documents through Triton: NER (with languages, without Product Opener's parse) and
+/// the nutrition extractor.
+async fn end_to_end(triton: &str, docs: &[(String, OcrDocument)], image: &image::RgbImage) {
+    use robotoff::pipeline::{ingredients, nutrition};
+    let mut o = robotoff::config::Overrides::default();
+    o.set("triton.url", triton.to_string());
+    let mut settings = robotoff::config::Settings::load(None, &o).expect("settings");
+    for name in ["ingredient-ner", "nutrition_extractor"] {
+        settings.triton.models.insert(
+            name.into(),
+            robotoff::config::TritonModelSettings {
+                url: None,
+                concurrency: 2,
+                model_dir: Some(
+                    Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("tests/triton/model_dirs")
+                        .join(name)
+                        .display()
+                        .to_string(),
+                ),
+            },
+        );
+    }
+    let models = std::sync::Arc::new(
+        robotoff::pipeline::models::ModelRuntime::new(&settings).expect("models"),
+    );
+    let grammar = std::sync::Arc::new(TraceGrammar::from_keyword_lines(
+        &std::fs::read_to_string(shared().join("data/ocr/trace_allergen.txt")).unwrap_or_default(),
+    ));
+    let inputs: Vec<(OcrDocument, Option<nutrition::NutritionInput>)> = docs
+        .iter()
+        .map(|(_, d)| (d.clone(), nutrition::prepare(d, image)))
+        .collect();
+    let inputs = std::sync::Arc::new(inputs);
+    let one = |i: usize| {
+        let (models, grammar, inputs) = (models.clone(), grammar.clone(), inputs.clone());
+        async move {
+            let (doc, nut) = &inputs[i % inputs.len()];
+            ingredients::predict(
+                &models,
+                &grammar,
+                doc,
+                AggregationStrategy::First,
+                "1",
+                ingredients::LangSource::Embedded,
+            )
+            .await
+            .expect("NER");
+            if let Some(nut) = nut {
+                nutrition::predict(&models, nut).await.expect("nutrition");
+            }
+        }
+    };
+    for _ in 0..inputs.len() {
+        one(0).await; // warm-up: connections, language models
+    }
+    let n = 200;
+    let clock = Instant::now();
+    for i in 0..n {
+        one(i).await;
+    }
+    let serial = n as f64 / clock.elapsed().as_secs_f64();
+    let clock = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    let mut next = 0;
+    while next < n || !set.is_empty() {
+        while next < n && set.len() < 8 {
+            set.spawn(one(next));
+            next += 1;
+        }
+        let _ = set.join_next().await;
+    }
+    let parallel = n as f64 / clock.elapsed().as_secs_f64();
+    println!(
+        "{{\"end_to_end_docs\": {n}, \"docs_per_s_one_at_a_time\": {serial:.1}, \"docs_per_s_8_in_flight\": {parallel:.1}}}"
     );
 }

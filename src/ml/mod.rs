@@ -1,6 +1,7 @@
-//! Image pre- and post-processing of Robotoff's Triton models, bit for bit as the
-//! reference (the Open Food Facts SDK 3.4.5 with OpenCV 4.12, albumentations 2.0.8 and
-//! transformers' `CLIPImageProcessor`):
+//! Pre- and post-processing of Robotoff's Triton models, as the reference does it.
+//!
+//! Images, bit for bit as the Open Food Facts SDK 3.4.5 with OpenCV 4.12, albumentations
+//! 2.0.8 and transformers' `CLIPImageProcessor`:
 //!
 //! * [`models`]: the object-detection model catalogue, tensor names and CLIP constants
 //!   (spec pipeline §7.2, §7.3, §7.4);
@@ -10,9 +11,17 @@
 //! * [`clip`]: logo crops and the CLIP input tensors (§6.3, §7.4);
 //! * [`draw`]: boxes drawn on the image for the prediction API.
 //!
-//! Pure: no I/O, no async, no database; depends only on `image` and std. Input from
-//! users and from the network (empty or extreme images, malformed model outputs) gives
-//! errors, never panics.
+//! Text (spec pipeline §2.8, §7.5):
+//!
+//! * [`tokenize`]: Hugging Face tokenizers from a model directory;
+//! * [`token_classification`]: the token-classification aggregation strategies;
+//! * [`ingredient_mentions`]: organic and allergen-trace mentions after ingredient lists;
+//! * [`layoutlm`], [`nutrition_post`]: the nutrition extractor's inputs and nutrients;
+//! * [`langid`]: language identification.
+//!
+//! Pure: no I/O besides reading model files, no async, no database. Input from users and
+//! from the network (empty or extreme images, malformed model outputs) gives errors,
+//! never panics.
 
 pub mod clip;
 pub mod draw;

@@ -15,6 +15,7 @@ pub mod logos;
 pub mod model_step;
 pub mod models;
 pub mod nutrition;
+mod ocr_fetch;
 mod product;
 pub mod runner;
 mod text_steps;

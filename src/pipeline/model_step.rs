@@ -19,12 +19,11 @@ use crate::events::{
 };
 use crate::infra::db::{jobs, vision};
 use crate::infra::metrics;
-use crate::insights::image::{barcode_folder, image_path};
+use crate::insights::image::image_path;
 use crate::insights::import::{self as insight_import, Importing};
 use crate::jobs::{JobKind, NewJob, Priority};
 use crate::ml::models::ObjectDetectionModel;
 use crate::ml::yolo::DetectedObject;
-use crate::ocr::OcrDocument;
 use crate::types::{Prediction, PredictionType, ServerType};
 use bytes::Bytes;
 use serde::Deserialize;
@@ -414,7 +413,7 @@ async fn new_logos(
             embeddings: Vec::new(),
         });
     }
-    let ocr = ocr_document(ctx, server_type, barcode, image_id).await;
+    let ocr = super::ocr_fetch::ocr_document(ctx, server_type, barcode, image_id).await;
     let (w, h) = (f64::from(rgb.width()), f64::from(rgb.height()));
     let new_logos: Vec<(i32, [f32; 4], f32, Option<String>)> = kept
         .iter()
@@ -436,43 +435,6 @@ async fn new_logos(
         new_logos,
         embeddings,
     })
-}
-
-/// The image's OCR document, if it can be had (spec pipeline §6.3: a missing or broken
-/// OCR only means logos without text).
-pub(super) async fn ocr_document(
-    ctx: &Context,
-    server_type: ServerType,
-    barcode: &str,
-    image_id: &str,
-) -> Option<OcrDocument> {
-    let folder = barcode_folder(barcode)?;
-    let base = ctx
-        .settings
-        .product_opener
-        .flavor(server_type)
-        .images_url
-        .trim_end_matches('/');
-    let url = format!("{base}/images/products{folder}/{image_id}.json");
-    let clock = Instant::now();
-    let bytes = match ctx.resources.image_hosts.get(&url).await {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::info!(ocr = %url, error = %e, "no OCR for the logos' text");
-            return None;
-        }
-    };
-    let parsed = tokio::task::spawn_blocking(move || OcrDocument::from_bytes(&bytes))
-        .await
-        .ok()?;
-    metrics::ml_stage("ocr", clock.elapsed());
-    match parsed {
-        Ok(doc) => Some(doc),
-        Err(e) => {
-            tracing::info!(ocr = %url, error = %e, "unusable OCR for the logos' text");
-            None
-        }
-    }
 }
 
 /// Crops `boxes` out of the image, prepares them for CLIP and embeds them (spec

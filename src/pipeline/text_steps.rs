@@ -133,7 +133,7 @@ pub async fn compute(
     if !plan.needs_ocr() {
         return Ok(results);
     }
-    let Some(doc) = super::model_step::ocr_document(ctx, t.server_type, t.barcode, image_id).await
+    let Some(doc) = super::ocr_fetch::ocr_document(ctx, t.server_type, t.barcode, image_id).await
     else {
         // Robotoff gives up on the image without its OCR.
         return Ok(results);
