@@ -7,7 +7,8 @@ use super::openapi::{self, Operation};
 use super::reply::json;
 use super::router::{handler, Route, Router};
 use super::{
-    annotate, catalog, insights, logo_writes, logos, predict, questions, system, vision, webhook,
+    annotate, catalog, insights, logo_writes, logos, ops, predict, questions, session, system,
+    vision, webhook,
 };
 use std::sync::Arc;
 use warp::http::Method;
@@ -36,6 +37,8 @@ pub fn router_with(max_count: i64) -> Router {
         webhook::routes(),
         logos::routes(),
         logo_writes::routes(),
+        session::routes(),
+        ops::routes(),
     ]
     .into_iter()
     .flatten()
@@ -108,7 +111,7 @@ mod tests {
                 );
             }
         }
-        assert_eq!(operations, 43, "routes of the API");
+        assert_eq!(operations, 48, "routes of the API");
     }
 
     #[test]
