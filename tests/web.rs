@@ -704,3 +704,126 @@ async fn pages_fit_a_phone_run_cleanly_and_show_api_failures() {
     assert!(severe.iter().all(|l| l.contains("503")), "{severe:?}");
     browser.close().await;
 }
+
+/// Figures of the questions page (not a check): bytes over the wire and time until the
+/// first question shows, on a first visit and on a second one, then the requests each
+/// answer costs. Run with `scripts/bench-web`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by scripts/bench-web"]
+async fn measure_the_questions_page() {
+    const ANSWERS: usize = 20;
+    let env = node(|_| {}).await;
+    // Photos the size of Product Opener's 400 px display images, with some texture so
+    // that they do not compress to nothing.
+    let mut photo = image::RgbImage::new(400, 300);
+    for (x, y, p) in photo.enumerate_pixels_mut() {
+        let v = (((x / 4) * 37 + (y / 4) * 91) % 256) as u8;
+        *p = image::Rgb([v, v / 2 + 60, 255 - v]);
+    }
+    let mut jpeg = std::io::Cursor::new(Vec::new());
+    photo
+        .write_to(&mut jpeg, image::ImageFormat::Jpeg)
+        .expect("jpeg");
+    let jpeg = jpeg.into_inner();
+    for i in 0..40u32 {
+        let code = format!("{:013}", 3_100_000_000_000u64 + u64::from(i));
+        let folder = format!(
+            "{}/{}/{}/{}",
+            &code[..3],
+            &code[3..6],
+            &code[6..9],
+            &code[9..]
+        );
+        env.po.serve_file(
+            &format!("/images/products/{folder}/1.400.jpg"),
+            Served {
+                body: jpeg.clone(),
+                last_modified: None,
+                etag: None,
+            },
+        );
+        let source = format!("/{folder}/1.jpg");
+        question(
+            &env.pool,
+            Q {
+                barcode: &code,
+                kind: "brand",
+                value_tag: "acme",
+                value: Some("Acme"),
+                country: "en:france",
+                brand: Some("acme"),
+                scans: 100 - i as i32,
+                source_image: Some(&source),
+            },
+        )
+        .await;
+    }
+    let browser = Browser::start().await;
+    let first_question = r#"
+        const mark = performance.getEntriesByName('robotoff:first-question')[0];
+        const img = document.querySelector('#question-image img');
+        if (!mark || !img || !img.complete) return null;
+        const nav = performance.getEntriesByType('navigation')[0];
+        const res = performance.getEntriesByType('resource');
+        const own = res.filter(r => r.name.startsWith(location.origin));
+        const sum = (xs) => xs.reduce((a, r) => a + r.transferSize, 0);
+        return {
+          first_question_ms: Math.round(mark.startTime),
+          requests: 1 + res.length,
+          service_bytes: nav.transferSize + sum(own),
+          image_bytes: sum(res) - sum(own),
+          files: [nav, ...res].map(r => [new URL(r.name).pathname, r.transferSize]),
+        };
+    "#;
+    for visit in ["first visit", "second visit"] {
+        browser.goto(&format!("{}/", base(&env))).await;
+        let figures = browser.wait_js("the first question", first_question).await;
+        println!(
+            "{}",
+            json!({"measure": "first question", "visit": visit, "figures": figures})
+        );
+    }
+    let before = browser
+        .js("return performance.getEntriesByType('resource').length;")
+        .await
+        .as_u64()
+        .unwrap_or_default() as usize;
+    let started = std::time::Instant::now();
+    for _ in 0..ANSWERS {
+        let shown = browser
+            .js("return document.getElementById('question').dataset.insightId;")
+            .await;
+        browser.press('y').await;
+        let script = format!(
+            "const q = document.getElementById('question'); const i = document.querySelector('#question-image img'); return q.dataset.insightId !== {shown} && i && i.complete;"
+        );
+        browser.wait_js("the next question", &script).await;
+    }
+    let elapsed = started.elapsed();
+    let kinds = browser
+        .js(&format!(
+            "return performance.getEntriesByType('resource').slice({before}).map(r => new URL(r.name).pathname);"
+        ))
+        .await;
+    let paths: Vec<String> = kinds
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let api = paths.iter().filter(|p| p.starts_with("/api/")).count();
+    let images = paths.iter().filter(|p| p.starts_with("/images/")).count();
+    println!(
+        "{}",
+        json!({
+            "measure": "answers", "answers": ANSWERS,
+            "requests_per_answer": paths.len() as f64 / ANSWERS as f64,
+            "api_requests_per_answer": api as f64 / ANSWERS as f64,
+            "image_requests_per_answer": images as f64 / ANSWERS as f64,
+            "ms_per_answer": elapsed.as_millis() as f64 / ANSWERS as f64,
+        })
+    );
+    browser.close().await;
+}

@@ -6,7 +6,7 @@
 use crate::config::Settings;
 use crate::types::ServerType;
 use std::sync::Arc;
-use warp::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, ETAG};
+use warp::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, VARY};
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
@@ -42,12 +42,29 @@ const CSP: &str = "default-src 'self'; img-src 'self' data: http: https:; \
 /// Where pages find each flavor's images; replaced in the HTML when it is served.
 const IMAGE_HOSTS_MARK: &str = "__IMAGE_HOSTS__";
 
-/// One file, ready to serve.
+/// One file, ready to serve, as it is and gzipped.
 struct Page {
     path: &'static str,
     content_type: &'static str,
     body: Vec<u8>,
     etag: HeaderValue,
+    gzipped: Vec<u8>,
+    gzip_etag: HeaderValue,
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    // Writing to memory does not fail; without a gzipped copy the file is sent as is.
+    encoder
+        .write_all(bytes)
+        .and_then(|()| encoder.finish())
+        .unwrap_or_default()
+}
+
+fn etag(body: &[u8], suffix: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{:08x}{suffix}\"", crc32fast::hash(body)))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
 }
 
 /// The metrics label of a page path, when it is one of the pages' files.
@@ -78,13 +95,14 @@ fn build(settings: &Settings) -> Vec<Page> {
             } else {
                 bytes.to_vec()
             };
-            let etag = HeaderValue::from_str(&format!("\"{:08x}\"", crc32fast::hash(&body)))
-                .unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
+            let gzipped = gzip(&body);
             Page {
                 path,
                 content_type,
+                etag: etag(&body, ""),
+                gzip_etag: etag(&body, "-gzip"),
+                gzipped,
                 body,
-                etag,
             }
         })
         .collect()
@@ -106,41 +124,70 @@ fn html_attribute(text: &str) -> String {
 }
 
 /// `GET` of a page or one of its files; other paths are left to the API. Files are
-/// revalidated by their ETag (a 304 when unchanged).
+/// gzipped for browsers that accept it and revalidated by their ETag (a 304 when
+/// unchanged).
 pub fn pages(settings: &Settings) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let pages = Arc::new(build(settings));
     warp::get()
         .and(warp::path::full())
         .and(warp::header::optional::<String>("if-none-match"))
+        .and(warp::header::optional::<String>("accept-encoding"))
         .and_then(
-            move |path: warp::path::FullPath, if_none_match: Option<String>| {
+            move |path: warp::path::FullPath,
+                  if_none_match: Option<String>,
+                  accept_encoding: Option<String>| {
                 let pages = pages.clone();
                 async move {
                     let Some(page) = pages.iter().find(|p| p.path == path.as_str()) else {
                         return Err(warp::reject::not_found());
                     };
-                    Ok(answer(page, if_none_match.as_deref()))
+                    let gzip = accept_encoding.as_deref().is_some_and(accepts_gzip);
+                    Ok(answer(page, if_none_match.as_deref(), gzip))
                 }
             },
         )
 }
 
-fn answer(page: &Page, if_none_match: Option<&str>) -> Response {
+/// Whether an `Accept-Encoding` header lists gzip (with a non-zero weight).
+fn accepts_gzip(header: &str) -> bool {
+    header.split(',').any(|coding| {
+        let mut parts = coding.split(';').map(str::trim);
+        let name = parts.next().unwrap_or_default();
+        let refused = parts.any(|p| {
+            p.strip_prefix("q=")
+                .and_then(|q| q.parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        name.eq_ignore_ascii_case("gzip") && !refused
+    })
+}
+
+fn answer(page: &Page, if_none_match: Option<&str>, gzip: bool) -> Response {
+    let gzip = gzip && !page.gzipped.is_empty();
+    let (body, etag) = if gzip {
+        (&page.gzipped, &page.gzip_etag)
+    } else {
+        (&page.body, &page.etag)
+    };
     let fresh = if_none_match.is_some_and(|tags| {
-        page.etag
-            .to_str()
+        etag.to_str()
             .is_ok_and(|etag| tags.split(',').any(|t| t.trim() == etag))
     });
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let mut r = page.body.clone().into_response();
+        let mut r = body.clone().into_response();
         r.headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static(page.content_type));
+        if gzip {
+            r.headers_mut()
+                .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
         r
     };
     let h = response.headers_mut();
-    h.insert(ETAG, page.etag.clone());
+    h.insert(ETAG, etag.clone());
+    h.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert(
         "x-content-type-options",
@@ -172,12 +219,35 @@ mod tests {
         assert!(text.contains("https://images.openfoodfacts.org"));
         let etag = index.etag.to_str().unwrap_or_default().to_string();
         assert_eq!(
-            answer(index, Some(&etag)).status(),
+            answer(index, Some(&etag), false).status(),
             StatusCode::NOT_MODIFIED
         );
-        assert_eq!(answer(index, Some("\"x\"")).status(), StatusCode::OK);
+        assert_eq!(answer(index, Some("\"x\""), false).status(), StatusCode::OK);
+        // The gzipped file has its own tag, and unzips to the page.
+        assert_eq!(answer(index, Some(&etag), true).status(), StatusCode::OK);
+        let zipped = answer(index, None, true);
+        assert_eq!(
+            zipped.headers().get(CONTENT_ENCODING).map(|v| v.as_bytes()),
+            Some(&b"gzip"[..])
+        );
+        let mut unzipped = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(index.gzipped.as_slice()),
+            &mut unzipped,
+        )
+        .unwrap_or_default();
+        assert_eq!(unzipped, index.body);
+        assert!(index.gzipped.len() < index.body.len());
         assert_eq!(label("/ops"), Some("/ops"));
         assert_eq!(label("/api/v1/status"), None);
+    }
+
+    #[test]
+    fn gzip_when_accepted() {
+        assert!(accepts_gzip("gzip, deflate, br"));
+        assert!(accepts_gzip("br;q=1.0, GZIP;q=0.5"));
+        assert!(!accepts_gzip("gzip;q=0, br"));
+        assert!(!accepts_gzip("identity"));
     }
 
     #[test]

@@ -88,6 +88,10 @@
     }
     $("question-product").textContent = `Product ${question.barcode} · ${question.insight_type}`;
     $("question").dataset.insightId = question.insight_id;
+    // When the first question showed, for the browser's performance timeline.
+    if (performance.getEntriesByName("robotoff:first-question").length === 0) {
+      performance.mark("robotoff:first-question");
+    }
   }
 
   async function next() {
