@@ -54,6 +54,8 @@ pub async fn summary(state: AppState, _req: ApiRequest) -> Result<Response, ApiE
         })
         .collect();
     let settings = &state.settings;
+    let listener_configured =
+        settings.has_role(crate::config::Role::Listener) && settings.redis.url().is_some();
     json(&json!({
         "node": state.services.node_id,
         "roles": settings.roles,
@@ -61,7 +63,7 @@ pub async fn summary(state: AppState, _req: ApiRequest) -> Result<Response, ApiE
         "generated_at": Utc::now(),
         "cluster_enabled": settings.cluster.enabled,
         "retry_enabled": !secrecy::ExposeSecret::expose_secret(&settings.http.admin_token).is_empty(),
-        "listener_configured": settings.redis.url.is_some(),
+        "listener_configured": listener_configured,
         "queue": queue,
         "dead_jobs": {"total": dead_total, "latest": dead},
         "scheduler_tasks": tasks,

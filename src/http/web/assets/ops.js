@@ -20,10 +20,14 @@
     t.append(el("thead", {}, [el("tr", {}, head.map((h) => el("th", { className: h.num ? "num" : null, text: h.text || h })))]));
     const body = el("tbody");
     if (rows.length === 0) {
-      body.append(el("tr", {}, [el("td", { colspan: head.length, className: "muted", text: empty })]));
+      body.append(el("tr", {}, [el("td", { colspan: head.length, className: "muted wrap", text: empty })]));
     }
     for (const row of rows) {
-      body.append(el("tr", {}, row.map((cell) => (cell instanceof Node ? el("td", {}, [cell]) : el("td", { className: typeof cell === "number" ? "num" : null, text: cell ?? "–" })))));
+      body.append(el("tr", {}, row.map((cell) => {
+        if (cell instanceof Node) return el("td", {}, [cell]);
+        const long = typeof cell === "string" && cell.length > 40;
+        return el("td", { className: typeof cell === "number" ? "num" : long ? "wrap" : null, text: cell ?? "–" });
+      })));
     }
     t.append(body);
   }
@@ -75,7 +79,7 @@
     const rows = summary.listener.map((p) => [p.stream, p.last_id, secs(p.lag_secs), `${secs(p.idle_secs)} ago`]);
     const empty = summary.listener_configured
       ? "The listener has not stored a position yet."
-      : "The update listener is off (redis.url is not set).";
+      : "The update listener does not run here (no redis.url, or no listener role).";
     table("listener", ["stream (lane)", "position", "lag at last batch", "last batch"], rows, empty);
   }
 
