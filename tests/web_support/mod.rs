@@ -5,6 +5,8 @@
 //! read too, so a test can assert that a page ran cleanly.
 #![allow(dead_code)]
 
+pub mod fixtures;
+
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
