@@ -45,6 +45,21 @@ ensure_redis() {
     fi
 }
 
+# ensure_chromium: the headless browser of the page tests (Debian's chromium and
+# chromium-driver), installed with apt-get when missing and running as root.
+ensure_chromium() {
+    if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+        return 0
+    fi
+    if [ "$(id -u)" != 0 ]; then
+        echo "chromium and chromium-driver are missing (the page tests need them): install them as root" >&2
+        return 0
+    fi
+    echo "installing chromium and chromium-driver" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 \
+        || { DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }
+}
+
 # start_redis DIR PORT
 start_redis() {
     local dir=$1 port=$2

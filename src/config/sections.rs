@@ -110,6 +110,10 @@ pub struct HttpSettings {
     /// empty: those routes are refused.
     #[serde(default = "no_secret", skip_serializing)]
     pub operator_token: SecretString,
+    /// Bearer token of the operations page's writes (retrying dead jobs); empty: the
+    /// page is read-only and those routes are refused.
+    #[serde(default = "no_secret", skip_serializing)]
+    pub admin_token: SecretString,
     /// How long credentials Product Opener accepted are remembered, in seconds.
     pub auth_cache_secs: u64,
     /// Origins allowed to call the API from a browser (CORS), credentials included. A

@@ -63,6 +63,21 @@ pub fn require_operator(state: &AppState, headers: &HeaderMap) -> Result<(), Api
     super::auth::check_bearer(headers, token)
 }
 
+/// `Authorization: Bearer <http.admin_token>`; with no token set, the operations page
+/// is read-only and its writes are refused to everyone.
+pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let token = state.settings.http.admin_token.expose_secret();
+    if token.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "admin_routes_disabled",
+            "this route needs the admin token, and none is configured (http.admin_token)",
+        )
+        .with_title("Operations are read-only"));
+    }
+    super::auth::check_bearer(headers, token)
+}
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// A webhook call is Product Opener's when it carries the shared secret: as

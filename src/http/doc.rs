@@ -39,6 +39,8 @@ pub enum Security {
     User,
     /// The operator token (`http.operator_token`) as a bearer token.
     Operator,
+    /// The operations page's admin token (`http.admin_token`) as a bearer token.
+    Admin,
     /// The batch job key (`http.batch_job_key`) as a bearer token.
     BatchKey,
     /// Product Opener's webhook secret: bearer token or HMAC of the body.
@@ -57,6 +59,7 @@ impl Security {
             Security::OptionalUser => json!([{}, user[0], user[1]]),
             Security::User => json!(user),
             Security::Operator => json!([{"operatorToken": []}]),
+            Security::Admin => json!([{"adminToken": []}]),
             Security::BatchKey => json!([{"batchJobKey": []}]),
             Security::Webhook => json!([{"webhookToken": []}, {"webhookSignature": []}]),
         }
@@ -72,6 +75,8 @@ pub fn security_schemes() -> Value {
             "description": "Product Opener session cookie, checked with Product Opener's /cgi/auth.pl"},
         "operatorToken": {"type": "http", "scheme": "bearer",
             "description": "the service's operator token (http.operator_token)"},
+        "adminToken": {"type": "http", "scheme": "bearer",
+            "description": "the operations page's admin token (http.admin_token)"},
         "batchJobKey": {"type": "http", "scheme": "bearer",
             "description": "the batch job key (http.batch_job_key)"},
         "webhookToken": {"type": "http", "scheme": "bearer",

@@ -101,6 +101,38 @@ impl Identities {
     }
 }
 
+impl Identities {
+    /// Signs `user_id` in with Product Opener and checks the session it opened: the
+    /// user, whose credentials are that session cookie. Wrong credentials are a 401.
+    pub async fn sign_in(
+        &self,
+        server_type: ServerType,
+        user_id: &str,
+        password: SecretString,
+    ) -> Result<User, ApiError> {
+        let opened = self.po.open_session(server_type, user_id, &password).await;
+        match opened {
+            Ok(Some(cookie)) => {
+                let credentials = Credentials {
+                    session_cookie: Some(cookie),
+                    username: None,
+                    password: None,
+                };
+                self.verify(server_type, credentials).await
+            }
+            Ok(None) => {
+                metrics::credential_check("refused");
+                Err(refused())
+            }
+            Err(e) => {
+                metrics::credential_check("unavailable");
+                tracing::warn!(error = %e, "could not sign in with Product Opener");
+                Err(unavailable(&e))
+            }
+        }
+    }
+}
+
 /// SHA-256 of the flavor and the credentials: what a success is remembered under.
 fn cache_key(server_type: ServerType, c: &Credentials) -> [u8; 32] {
     let mut h = Sha256::new();

@@ -7,7 +7,8 @@ use super::openapi::{self, Operation};
 use super::reply::json;
 use super::router::{handler, Route, Router};
 use super::{
-    annotate, catalog, insights, logo_writes, logos, predict, predict_models, questions, system,
+    annotate, catalog, insights, logo_writes, logos, ops, predict, predict_models, questions,
+    session, system,
     vision, webhook,
 };
 use std::sync::Arc;
@@ -38,6 +39,8 @@ pub fn router_with(max_count: i64) -> Router {
         webhook::routes(),
         logos::routes(),
         logo_writes::routes(),
+        session::routes(),
+        ops::routes(),
     ]
     .into_iter()
     .flatten()
@@ -110,7 +113,7 @@ mod tests {
                 );
             }
         }
-        assert_eq!(operations, 48, "routes of the API");
+        assert_eq!(operations, 53, "routes of the API");
     }
 
     #[test]

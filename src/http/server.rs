@@ -1,11 +1,12 @@
-//! The warp filter of the whole API: bodies read within the limit, every request handed
-//! to the router, rejections mapped to JSON errors, each request counted and timed.
+//! The warp filter of the whole API: bodies read within the limit, the web pages, every
+//! other request handed to the router, rejections mapped to JSON errors, each request
+//! counted and timed.
 
 use super::error;
 use super::params;
 use super::router::ApiRequest;
 use super::state::AppState;
-use super::{routes, system};
+use super::{routes, system, web};
 use bytes::{Buf, Bytes, BytesMut};
 use futures::StreamExt;
 use std::convert::Infallible;
@@ -20,11 +21,12 @@ pub fn api(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Infa
     let max_count = state.settings.http.max_count;
     let router = Arc::new(routes::router_with(state.settings.http.max_count));
     let labels = router.clone();
+    let pages = web::pages(&state.settings);
     let log = warp::log::custom(move |info| {
         let template = if info.path() == "/metrics" {
             "/metrics"
         } else {
-            labels.template_of(info.path())
+            web::label(info.path()).unwrap_or_else(|| labels.template_of(info.path()))
         };
         crate::infra::metrics::http_request(
             template,
@@ -82,6 +84,8 @@ pub fn api(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Infa
         .and(
             system::metrics()
                 .map(Reply::into_response)
+                .or(pages)
+                .unify()
                 .or(dispatch)
                 .unify(),
         )

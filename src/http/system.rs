@@ -155,8 +155,9 @@ pub async fn batch_import(state: AppState, req: ApiRequest) -> Result<Response, 
     ))
 }
 
+/// One dependency's check, as `/api/v1/health` reports it.
 #[derive(Debug, Serialize)]
-struct CheckResult {
+pub(super) struct CheckResult {
     checker: &'static str,
     passed: bool,
     output: String,
@@ -202,7 +203,7 @@ async fn health(state: AppState) -> Response {
 }
 
 /// The last readiness check of the Triton models, when this node runs them.
-fn triton_result(state: &AppState) -> Option<CheckResult> {
+pub(super) fn triton_result(state: &AppState) -> Option<CheckResult> {
     if !state.settings.has_role(crate::config::Role::Workers) {
         return None;
     }

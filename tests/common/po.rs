@@ -1,5 +1,6 @@
 //! The Product Opener stand-in for tests and benchmarks: one local HTTP server that
-//! answers like Product Opener's flavors (product API v2 and v3.4, the write endpoints),
+//! answers like Product Opener's flavors (product API v2 and v3.4, the write endpoints,
+//! the credential check and sign-in),
 //! its image host (OCR JSON) and its static host (taxonomies, the product dump, with
 //! `Last-Modified` and `ETag`), with a switch that makes it go down, and a record of
 //! every request it receives.
@@ -187,7 +188,11 @@ impl ProductOpenerStandIn {
                         body: body.to_vec(),
                     };
                     let mut s = st.lock().expect("stand-in state");
-                    let answer = answer(&s, &recorded);
+                    let answer = if split_flavor(&recorded.path).1 == "/cgi/session.pl" && !s.down {
+                        open_session(&mut s, &recorded)
+                    } else {
+                        answer(&s, &recorded)
+                    };
                     s.requests.push(recorded);
                     answer
                 },
@@ -267,6 +272,17 @@ impl ProductOpenerStandIn {
         self.with(|s| s.users.insert(user.to_string(), password.to_string()));
     }
 
+    /// Sessions `/cgi/session.pl` opened, oldest first.
+    pub fn opened_sessions(&self) -> Vec<String> {
+        self.with(|s| {
+            s.sessions
+                .iter()
+                .filter(|c| c.as_str() != KNOWN_SESSION)
+                .cloned()
+                .collect()
+        })
+    }
+
     /// Checks of credentials made so far (`/cgi/auth.pl` requests).
     pub fn auth_checks(&self) -> usize {
         self.with(|s| {
@@ -321,12 +337,12 @@ impl ProductOpenerStandIn {
         self.with(|s| s.requests.clone())
     }
 
-    /// Requests other than GET and HEAD, credential checks left out.
+    /// Requests other than GET and HEAD, credential checks and sign-ins left out.
     pub fn writes(&self) -> Vec<Recorded> {
         self.requests()
             .into_iter()
             .filter(|r| r.method != "GET" && r.method != "HEAD")
-            .filter(|r| split_flavor(&r.path).1 != "/cgi/auth.pl")
+            .filter(|r| !matches!(split_flavor(&r.path).1, "/cgi/auth.pl" | "/cgi/session.pl"))
             .collect()
     }
 
@@ -440,10 +456,44 @@ fn check_credentials(s: &State, r: &Recorded) -> Answer {
     }
 }
 
+/// As Product Opener's `/cgi/session.pl`: a known user and password (form fields) get a
+/// new session, set as the `session` cookie and accepted by `/cgi/auth.pl` from then
+/// on; anything else gets the sign-in page again, without a cookie.
+fn open_session(s: &mut State, r: &Recorded) -> Answer {
+    let fields: HashMap<String, String> = serde_urlencoded::from_bytes(&r.body).unwrap_or_default();
+    let known = match (fields.get("user_id"), fields.get("password")) {
+        (Some(u), Some(p)) if s.users.get(u) == Some(p) => Some(u.clone()),
+        _ => None,
+    };
+    let Some(user) = known else {
+        return Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "text/html")
+            .body(b"<html>Incorrect user name or password.</html>".to_vec())
+            .expect("response");
+    };
+    let session = format!(
+        "user_id&{user}&user_session&{}",
+        uuid::Uuid::new_v4().simple()
+    );
+    s.sessions.push(session.clone());
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "text/html")
+        .header(
+            "set-cookie",
+            format!("session={session}; domain=.openfoodfacts.localhost; path=/; SameSite=Lax"),
+        )
+        .body(format!("<html>Signed in as {user}.</html>").into_bytes())
+        .expect("response")
+}
+
 fn static_file(file: &Served, head: bool) -> Answer {
     let mut builder = Response::builder()
         .status(StatusCode::OK)
-        .header("content-length", file.body.len().to_string());
+        .header("content-length", file.body.len().to_string())
+        // Pages of other origins may time it (and count its bytes), as image hosts allow.
+        .header("timing-allow-origin", "*");
     if let Some(t) = file.last_modified {
         builder = builder.header("last-modified", http_date(t));
     }

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod logo_index;
 pub mod logo_writes;
 pub mod logos;
+pub mod ops;
 pub mod prediction_query;
 pub mod predictions;
 pub mod product_edits;
