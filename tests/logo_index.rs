@@ -937,7 +937,7 @@ fn ann_bench_prints_its_json_lines() {
         "--k",
         "1,10",
         "--ef",
-        "64,256",
+        "64,512",
         "--quantization",
         "f32",
         "--connectivity",
@@ -976,16 +976,16 @@ fn ann_bench_prints_its_json_lines() {
     );
     assert_eq!(
         (lines[4]["ef"].clone(), lines[4]["k"].clone()),
-        (256.into(), 10.into())
+        (512.into(), 10.into())
     );
-    // 300 vectors at ef 256: the exact answer.
+    // A beam at least as wide as the 300 vectors visits all of them: the exact answer.
     assert_eq!(lines[4]["recall"], 1.0);
 
     // Saved with --save-dir, searched again with --load (no build, no base).
     let saved = dir.path().join("saved");
     let saved = saved.to_str().expect("utf-8");
     let flags = ["--quantization", "f32", "--connectivity", "16"];
-    let mut extra = vec!["--k", "10", "--ef", "256", "--save-dir", saved];
+    let mut extra = vec!["--k", "10", "--ef", "512", "--save-dir", saved];
     extra.extend_from_slice(&flags);
     let out = run(&extra);
     assert!(
@@ -1013,7 +1013,7 @@ fn ann_bench_prints_its_json_lines() {
             "--k",
             "10",
             "--ef",
-            "256",
+            "512",
         ]);
         args.extend_from_slice(&flags);
         std::process::Command::new(env!("CARGO_BIN_EXE_robotoff"))

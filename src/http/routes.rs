@@ -8,8 +8,7 @@ use super::reply::json;
 use super::router::{handler, Route, Router};
 use super::{
     annotate, catalog, insights, logo_writes, logos, ops, predict, predict_models, questions,
-    session, system,
-    vision, webhook,
+    session, system, vision, webhook,
 };
 use std::sync::Arc;
 use warp::http::Method;

@@ -5,6 +5,7 @@
 
 mod clip_batch;
 pub mod text;
+mod text_calls;
 
 pub use clip_batch::{ClipBatcher, EmbedError};
 pub use text::{TextModel, TextModels, TokenLogits};
