@@ -286,6 +286,8 @@ async fn category_endpoint() {
 
     let (status, body) = post(&scene, "/predict/category", &json!({"barcode": "123"})).await;
     assert_eq!(status, 404, "{body}");
+    let (status, body) = post(&scene, "/predict/category", &json!({"barcode": "\u{0}x"})).await;
+    assert_eq!(status, 404, "{body}");
     for bad in [
         json!({}),
         json!({"barcode": ""}),

@@ -224,6 +224,13 @@ pub async fn category(state: AppState, req: ApiRequest) -> Result<Response, ApiE
             Some(v) => return Err(invalid(format!("{v} is not of type 'string'"))),
             None => return Err(invalid("'barcode' is a required property".into())),
         };
+        if barcode.contains('\0') {
+            // No text column can hold it: no product has it.
+            return Err(ApiError::not_found(format!(
+                "product {} not found",
+                barcode.escape_debug()
+            )));
+        }
         let mut conn = state
             .pool
             .acquire()
