@@ -68,23 +68,13 @@ pub async fn ingredient_list(state: AppState, req: ApiRequest) -> Result<Respons
     };
     let ctx = state.services.job_context();
     let grammar = ingredients::trace_grammar(&ctx.resources);
-    let langs = match state
-        .settings
-        .ml
-        .langid_url
-        .as_deref()
-        .filter(|u| !u.is_empty())
-    {
-        Some(url) => LangSource::Server(ctx.resources.po.http(), url),
-        None => LangSource::Embedded,
-    };
     let out = ingredients::predict(
         &ctx.resources.models,
         &grammar,
         &doc,
         strategy,
         &version,
-        langs,
+        LangSource::of(&ctx),
     )
     .await
     .map_err(model_error)?;

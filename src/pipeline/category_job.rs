@@ -4,11 +4,10 @@
 //! product's shard.
 
 use super::category::{self, CategoryRun, DEFAULT_THRESHOLD};
-use super::context::Context;
+use super::context::{import_for_product, Context};
 use super::job::{JobError, Target};
 use super::models::ModelError;
 use crate::infra::db::{jobs, products, vision};
-use crate::insights::import::{self as insight_import, Importing};
 use crate::jobs::{JobKind, NewJob, Priority};
 use crate::types::{Prediction, ServerType};
 use sqlx::PgConnection;
@@ -66,22 +65,5 @@ pub async fn commit(
     conn: &mut PgConnection,
 ) -> Result<(), JobError> {
     vision::insert_image_embeddings(conn, &results.embeddings).await?;
-    if results.predictions.is_empty() {
-        return Ok(());
-    }
-    let mut predictions = results.predictions.clone();
-    for p in &mut predictions {
-        p.barcode = Some(t.barcode.to_string());
-        p.server_type = t.server_type;
-    }
-    let importing = Importing::from_settings(&ctx.settings).await?;
-    insight_import::import_product_predictions(
-        conn,
-        &importing,
-        t.barcode,
-        t.server_type,
-        predictions,
-    )
-    .await?;
-    Ok(())
+    import_for_product(ctx, t, results.predictions.clone(), conn).await
 }

@@ -111,3 +111,30 @@ pub async fn current_product(
     }
     Ok(products::get(conn, t.barcode, t.server_type).await?)
 }
+
+/// Imports `predictions` for the job's product (their barcode and flavor set to it) in
+/// the job's transaction; nothing to do without predictions.
+pub(super) async fn import_for_product(
+    ctx: &Context,
+    t: &Target<'_>,
+    mut predictions: Vec<crate::types::Prediction>,
+    conn: &mut PgConnection,
+) -> Result<(), JobError> {
+    if predictions.is_empty() {
+        return Ok(());
+    }
+    for p in &mut predictions {
+        p.barcode = Some(t.barcode.to_string());
+        p.server_type = t.server_type;
+    }
+    let importing = crate::insights::import::Importing::from_settings(&ctx.settings).await?;
+    crate::insights::import::import_product_predictions(
+        conn,
+        &importing,
+        t.barcode,
+        t.server_type,
+        predictions,
+    )
+    .await?;
+    Ok(())
+}

@@ -72,6 +72,23 @@ pub enum LangSource<'a> {
     Server(&'a reqwest::Client, &'a str),
 }
 
+impl LangSource<'_> {
+    /// This node's source: a fastText server when `ml.langid_url` is set, else the
+    /// embedded identifier.
+    pub fn of(ctx: &super::Context) -> LangSource<'_> {
+        match ctx
+            .settings
+            .ml
+            .langid_url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+        {
+            Some(url) => LangSource::Server(ctx.resources.po.http(), url),
+            None => LangSource::Embedded,
+        }
+    }
+}
+
 /// Runs the NER model on the document's contiguous text and post-processes it: with
 /// `AggregationStrategy::None` one entity per token (`entity`, `score`, `index`,
 /// `start`, `end`, `word`); otherwise aggregated entities (`start`, `end`, `raw_end`,

@@ -9,7 +9,6 @@ use crate::ann::store::from_le_bytes;
 use crate::ann::vote::{self, Label};
 use crate::ann::{Neighbor, NeighboursError};
 use crate::infra::db::logo_index as db;
-use crate::insights::import::{self as insight_import, Importing};
 use crate::text::get_tag;
 use crate::types::{Prediction, PredictionType};
 use serde_json::{json, Value};
@@ -121,19 +120,7 @@ pub async fn process_created_logos(
             predictions.push(p);
         }
     }
-    if predictions.is_empty() {
-        return Ok(());
-    }
-    let importing = Importing::from_settings(&ctx.settings).await?;
-    insight_import::import_product_predictions(
-        conn,
-        &importing,
-        t.barcode,
-        t.server_type,
-        predictions,
-    )
-    .await?;
-    Ok(())
+    super::context::import_for_product(ctx, &t, predictions, conn).await
 }
 
 /// A brand or label prediction from a logo's winning label; other types make none.

@@ -20,7 +20,6 @@ use crate::events::{
 use crate::infra::db::{jobs, vision};
 use crate::infra::metrics;
 use crate::insights::image::image_path;
-use crate::insights::import::{self as insight_import, Importing};
 use crate::jobs::{JobKind, NewJob, Priority};
 use crate::ml::models::ObjectDetectionModel;
 use crate::ml::yolo::DetectedObject;
@@ -642,11 +641,6 @@ async fn import_nutriscore(
     p.predictor_version = Some(model.version().to_string());
     p.confidence = Some(f64::from(object.score));
     p.data = json!({ "bounding_box": object.bounding_box });
-    p.barcode = Some(t.barcode.to_string());
-    p.server_type = t.server_type;
     p.source_image = Some(image.source_image.clone());
-    let importing = Importing::from_settings(&ctx.settings).await?;
-    insight_import::import_product_predictions(conn, &importing, t.barcode, t.server_type, vec![p])
-        .await?;
-    Ok(())
+    super::context::import_for_product(ctx, t, vec![p], conn).await
 }

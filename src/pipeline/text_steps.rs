@@ -4,7 +4,7 @@
 //! prediction, then the `ingredient_detection` / `nutrient_extraction` predictions
 //! imported in the same transaction (Robotoff queues a job for that).
 
-use super::context::Context;
+use super::context::{import_for_product, Context};
 use super::ingredients::{self, LangSource};
 use super::job::{JobError, Target};
 use super::models::text::NER_MODEL_VERSION;
@@ -13,7 +13,7 @@ use super::nutrition;
 use crate::events::{FLAG_EXTRACT_INGREDIENTS, FLAG_EXTRACT_NUTRITION};
 use crate::infra::db::vision;
 use crate::infra::metrics;
-use crate::insights::import::{self as insight_import, Importing};
+use crate::insights::import::Importing;
 use crate::ml::token_classification::AggregationStrategy;
 use crate::ocr::OcrDocument;
 use crate::taxonomy::TaxonomyType;
@@ -183,7 +183,7 @@ async fn extract_ingredients(ctx: &Context, doc: &OcrDocument) -> Result<Value, 
         doc,
         AggregationStrategy::First,
         NER_MODEL_VERSION,
-        lang_source(ctx),
+        LangSource::of(ctx),
     )
     .await?;
     let taxonomy = Importing::from_settings(&ctx.settings)
@@ -213,20 +213,6 @@ async fn extract_ingredients(ctx: &Context, doc: &OcrDocument) -> Result<Value, 
         }
     }
     Ok(json!({ "entities": entities }))
-}
-
-/// Where entity languages come from on this node (`ml.langid_url` or embedded).
-pub fn lang_source(ctx: &Context) -> LangSource<'_> {
-    match ctx
-        .settings
-        .ml
-        .langid_url
-        .as_deref()
-        .filter(|u| !u.is_empty())
-    {
-        Some(url) => LangSource::Server(ctx.resources.po.http(), url),
-        None => LangSource::Embedded,
-    }
 }
 
 /// Stores new text-step image predictions and imports their predictions in the job's
@@ -295,24 +281,10 @@ pub async fn commit(
             predictions.extend(nutrition::prediction_of(data));
         }
     }
-    if predictions.is_empty() {
-        return Ok(());
-    }
     for p in &mut predictions {
-        p.barcode = Some(t.barcode.to_string());
-        p.server_type = t.server_type;
         p.source_image = Some(image.source_image.clone());
     }
-    let importing = Importing::from_settings(&ctx.settings).await?;
-    insight_import::import_product_predictions(
-        conn,
-        &importing,
-        t.barcode,
-        t.server_type,
-        predictions,
-    )
-    .await?;
-    Ok(())
+    import_for_product(ctx, t, predictions, conn).await
 }
 
 /// Stores an image prediction unless one of the model was stored meanwhile; whether it
